@@ -1,0 +1,201 @@
+"""Condensation (Eq. 2-4, Alg. 1): optimise latents so their images carry the class's training signal.
+
+The latents of a class are split into subsets; every (class, subset) is a
+:class:`CondenseJob` that depends on nothing else, so jobs can run one after
+another (:func:`run_jobs`), or on different processes. A job is deterministic
+given its seed on CPU.
+
+Per step, for a job's latent batch B_z with paired real images B_x and an
+independent real batch T of the class, under a sampled embedding net psi and a
+Siamese augmentation A shared by all three batches::
+
+    L_con = || mean psi(A(T)) - mean psi(A(G(B_z))) ||^2                  (distribution matching)
+    R     = 1/k sum_i || psi(A(x_i)) - psi(A(G(z_i))) ||^2                (paired regulariser)
+    L     = (1 - lambda) L_con + lambda R                                 (Eq. 4)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import SiameseAugment
+from .generator import FrozenGenerator
+from .inversion import NonFiniteLossError
+from .nets import EmbeddingSampler
+
+
+@dataclass(frozen=True)
+class CondenseConfig:
+    """Settings of condensation (paper: 5,000 iterations, Adam lr 1e-3, subsets of 500/1,250)."""
+
+    iterations: int = 5000
+    lr: float = 1e-3
+    lam: float = 0.0
+    real_batch: int = 256
+    subset_size: int = 500
+    split: str = "fixed"  # "fixed": subsets fixed once; "random": re-split every step
+    matching: str = "distribution"  # or "gradient"
+
+    def __post_init__(self) -> None:
+        if self.split not in ("fixed", "random"):
+            raise ValueError(f"split must be 'fixed' or 'random', got '{self.split}'")
+        if self.matching not in ("distribution", "gradient"):
+            raise ValueError(f"matching must be 'distribution' or 'gradient', got '{self.matching}'")
+        if not 0 <= self.lam <= 1:
+            raise ValueError(f"lam must lie in [0, 1], got {self.lam}")
+        if self.iterations < 0 or self.subset_size < 1 or self.real_batch < 1:
+            raise ValueError("iterations must be >= 0, subset_size and real_batch >= 1")
+
+
+@dataclass(frozen=True)
+class CondenseJob:
+    """One independent unit of work: the latents ``indices`` (into its class's latent set) of ``label``."""
+
+    label: int
+    subset: int
+    indices: tuple[int, ...]
+    seed: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.label, self.subset)
+
+
+def plan_jobs(class_sizes: dict[int, int], config: CondenseConfig, seed: int = 0) -> list[CondenseJob]:
+    """Split every class's latents into jobs.
+
+    ``split="fixed"``: a seeded permutation of each class cut into subsets of at most
+    ``subset_size`` (one job each). ``split="random"``: one job per class holding all
+    its latents; each step then optimises a fresh random subset of ``subset_size``.
+    """
+    jobs = []
+    for label in sorted(class_sizes):
+        n = class_sizes[label]
+        if config.split == "random":
+            parts = [list(range(n))]
+        else:
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + label)).tolist()
+            parts = [sorted(perm[i:i + config.subset_size]) for i in range(0, n, config.subset_size)]
+        jobs += [CondenseJob(label, s, tuple(p), seed * 1_000_003 + label * 1_009 + s) for s, p in enumerate(parts)]
+    return jobs
+
+
+def distribution_matching_loss(real_emb: torch.Tensor, syn_emb: torch.Tensor) -> torch.Tensor:
+    """L_con: squared Euclidean distance between the mean embeddings (Eq. 2)."""
+    return (real_emb.mean(0) - syn_emb.mean(0)).pow(2).sum()
+
+
+def paired_regulariser(real_emb: torch.Tensor, syn_emb: torch.Tensor) -> torch.Tensor:
+    """R: mean over pairs of the squared distance between each generated image's and its real image's embedding (Eq. 3)."""
+    return (real_emb - syn_emb).pow(2).sum(1).mean()
+
+
+def _grad_distance(g_real: Sequence[torch.Tensor], g_syn: Sequence[torch.Tensor]) -> torch.Tensor:
+    """DC's layer-wise gradient distance: sum over output units of 1 - cosine similarity (biases skipped)."""
+    total = g_syn[0].new_zeros(())
+    for gr, gs in zip(g_real, g_syn):
+        if gr.dim() == 1:
+            continue
+        gr, gs = gr.flatten(1), gs.flatten(1)
+        total = total + (1 - F.cosine_similarity(gr, gs, dim=1, eps=1e-6)).sum()
+    return total
+
+
+def gradient_matching_loss(net: nn.Module, real: torch.Tensor, syn: torch.Tensor, label: int) -> torch.Tensor:
+    """Distance between the classification-loss gradients of ``net`` on real and on synthetic images of ``label``."""
+    params = [p.requires_grad_(True) for p in net.parameters()]
+    try:
+        def grads(x: torch.Tensor, create_graph: bool) -> Sequence[torch.Tensor]:
+            y = torch.full((len(x),), label, device=x.device, dtype=torch.long)
+            return torch.autograd.grad(F.cross_entropy(net(x), y), params, create_graph=create_graph)
+        g_real = [g.detach() for g in grads(real, False)]
+        return _grad_distance(g_real, grads(syn, True))
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+
+
+JobProgressFn = Callable[[CondenseJob, int, float], None]
+
+
+class Condenser:
+    """Runs :class:`CondenseJob` s against a frozen generator.
+
+    Args:
+        generator: the frozen generator (its device is where jobs run).
+        sampler: gives the embedding net of each step (random or pooled).
+        config: condensation settings.
+        augment: Siamese augmentation (DSA defaults); ``None`` disables augmentation.
+    """
+
+    def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
+                 augment: SiameseAugment | None = SiameseAugment()) -> None:
+        self.generator, self.sampler, self.config, self.augment = generator, sampler, config, augment
+
+    def losses(self, net: nn.Module, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
+               label: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L_con, R) for one step; ``paired_real[i]`` is the real image of ``latents[i]``."""
+        cfg, device = self.config, self.generator.device
+        syn = self.generator(latents, torch.full((len(latents),), label, dtype=torch.long, device=device))
+        idx = torch.randint(len(class_real), (min(cfg.real_batch, len(class_real)),), generator=rng)
+        real = class_real[idx].to(device)
+        t = self.augment.sample(rng) if self.augment else (lambda x: x)
+        if cfg.matching == "gradient":
+            l_con = gradient_matching_loss(net, t(real), t(syn), label)
+        else:
+            l_con = distribution_matching_loss(net.embed(t(real)), net.embed(t(syn)))
+        if cfg.lam == 0:
+            return l_con, l_con.new_zeros(())
+        return l_con, paired_regulariser(net.embed(t(paired_real.to(device))), net.embed(t(syn)))
+
+    def run(self, job: CondenseJob, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
+            progress: JobProgressFn | None = None) -> tuple[torch.Tensor, list[float]]:
+        """Optimise one job's ``latents`` (len(job.indices), z_dim); return them (on CPU) and the L_con history.
+
+        Raises:
+            NonFiniteLossError: the loss became NaN or infinite.
+        """
+        cfg = self.config
+        if len(latents) != len(job.indices) or len(paired_real) != len(job.indices):
+            raise ValueError(f"job {job.key} has {len(job.indices)} latents; got {len(latents)} latents "
+                             f"and {len(paired_real)} paired images")
+        rng = torch.Generator().manual_seed(job.seed)
+        z = latents.detach().clone().to(self.generator.device).requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=cfg.lr)
+        history = []
+        for step in range(cfg.iterations):
+            net = self.sampler(rng)
+            batch = (torch.randperm(len(z), generator=rng)[:cfg.subset_size] if cfg.split == "random"
+                     else torch.arange(len(z)))
+            l_con, reg = self.losses(net, z[batch.to(z.device)], paired_real[batch], class_real, job.label, rng)
+            loss = (1 - cfg.lam) * l_con + cfg.lam * reg
+            if not math.isfinite(loss.item()):
+                raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
+                                         f"{loss.item()} at step {step}; lower the condensation lr (now {cfg.lr})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append(l_con.item())
+            if progress:
+                progress(job, step + 1, l_con.item())
+        return z.detach().cpu(), history
+
+
+def run_jobs(condenser: Condenser, jobs: Sequence[CondenseJob], latents: dict[int, torch.Tensor],
+             real: dict[int, torch.Tensor], progress: JobProgressFn | None = None) -> dict[int, torch.Tensor]:
+    """Run ``jobs`` one after another in this process.
+
+    ``latents[c]`` (n_c, z_dim) are the initial latents of class ``c`` and ``real[c]``
+    (n_c, 3, H, W) its normalised real images, paired index by index. Returns the
+    condensed latents per class, in the same order.
+    """
+    out = {c: z.detach().clone().cpu() for c, z in latents.items()}
+    for job in jobs:
+        idx = torch.tensor(job.indices, dtype=torch.long)
+        out[job.label][idx], _ = condenser.run(job, latents[job.label][idx], real[job.label][idx], real[job.label], progress)
+    return out

@@ -1,0 +1,140 @@
+"""Image datasets as in-memory uint8 tensors, with explicit errors for bad input.
+
+``load_dataset("cifar10" | "cifar100" | "imagefolder:PATH", split)`` returns an
+:class:`ImageTensors`. CIFAR comes through torchvision (downloaded where online);
+an ImageFolder root holds ``train/<class>/`` and ``test/<class>/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+IMAGE_SIZE = 32
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be used as given; the message says what to change."""
+
+
+@dataclass
+class ImageTensors(Dataset):
+    """Images (N, 3, 32, 32) uint8, integer labels (N,) and class names.
+
+    Indexing gives ``(float image normalised by mean/std, label)``.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: list[str]
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        self.targets = self.labels.tolist()  # Avalanche reads targets from here
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.normalize(self.images[i]), self.targets[i]
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float images in the classifier's normalised space."""
+        mean = torch.tensor(self.mean).view(3, 1, 1)
+        std = torch.tensor(self.std).view(3, 1, 1)
+        return (images.float() / 255 - mean) / std
+
+    def class_images(self, c: int) -> torch.Tensor:
+        """Normalised float images of class ``c``."""
+        return self.normalize(self.images[self.labels == c])
+
+    def subset(self, indices: torch.Tensor) -> "ImageTensors":
+        return ImageTensors(self.images[indices], self.labels[indices], self.class_names, self.mean, self.std)
+
+    def with_stats(self, mean: tuple[float, ...], std: tuple[float, ...]) -> "ImageTensors":
+        return ImageTensors(self.images, self.labels, self.class_names, tuple(mean), tuple(std))
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    x = images.float().div(255).transpose(0, 1).reshape(3, -1)
+    return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
+
+
+def _read_image(path: Path, resize: bool) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if im.size != (IMAGE_SIZE, IMAGE_SIZE):
+            if not resize:
+                raise DatasetError(f"{path} is {im.size[0]}x{im.size[1]}, not {IMAGE_SIZE}x{IMAGE_SIZE}; "
+                                   "pass --resize to resize images explicitly")
+            im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC)
+        return np.asarray(im, dtype=np.uint8)
+
+
+def load_image_folder(root: str | Path, resize: bool = False) -> ImageTensors:
+    """Read ``root/<class>/*.jpg|png|...`` into memory (classes sorted by name)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such directory; an ImageFolder dataset needs {root}/<class>/<image files>")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    if len(classes) < 2:
+        raise DatasetError(f"{root}: found {len(classes)} class folder(s); class-conditional training needs at least 2")
+    arrays, labels = [], []
+    for c, name in enumerate(classes):
+        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise DatasetError(f"{root / name}: class '{name}' has no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                               "add images or remove the folder")
+        arrays += [_read_image(f, resize) for f in files]
+        labels += [c] * len(files)
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return ImageTensors(images, torch.tensor(labels), classes)
+
+
+def _load_torchvision_cifar(name: str, root: Path, train: bool, download: bool) -> ImageTensors:
+    from torchvision import datasets
+
+    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    try:
+        ds = cls(str(root), train=train, download=download)
+    except RuntimeError as err:
+        raise DatasetError(
+            f"{name} not found under {root} and could not be downloaded ({err}). Offline, put the "
+            f"python-version archive ({cls.filename}) or its extracted folder '{cls.base_folder}' in {root}, "
+            f"or pass --data-root to where it is, or use --dataset imagefolder:PATH"
+        ) from err
+    except OSError as err:  # network failure during download
+        raise DatasetError(
+            f"downloading {name} to {root} failed ({err}). Put '{cls.filename}' or its extracted folder "
+            f"'{cls.base_folder}' in {root} and run again, or use --dataset imagefolder:PATH"
+        ) from err
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    return ImageTensors(images, torch.tensor(ds.targets), list(ds.classes))
+
+
+def load_dataset(spec: str, data_root: str | Path = "data", resize: bool = False,
+                 download: bool = True) -> tuple[ImageTensors, ImageTensors]:
+    """Train and test sets of ``spec``, both normalised with the train set's channel statistics.
+
+    ``spec`` is ``cifar10``, ``cifar100`` or ``imagefolder:PATH`` (PATH holds
+    ``train/<class>/`` and ``test/<class>/`` with the same class folders).
+    """
+    if spec in ("cifar10", "cifar100"):
+        train = _load_torchvision_cifar(spec, Path(data_root), True, download)
+        test = _load_torchvision_cifar(spec, Path(data_root), False, download)
+    elif spec.startswith("imagefolder:"):
+        root = Path(spec.split(":", 1)[1])
+        train, test = load_image_folder(root / "train", resize), load_image_folder(root / "test", resize)
+        if train.class_names != test.class_names:
+            raise DatasetError(f"{root}: train and test have different class folders")
+    else:
+        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100 or imagefolder:PATH")
+    mean, std = channel_stats(train.images)
+    return train.with_stats(mean, std), test.with_stats(mean, std)

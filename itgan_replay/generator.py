@@ -1,0 +1,246 @@
+"""A BigGAN-style class-conditional generator for 32x32 images, and its frozen wrapper.
+
+``Generator`` is what pretraining trains. ``FrozenGenerator`` is what IT-GAN uses:
+eval mode, no parameter gradients, spectral norm baked into the weights, output
+renormalised to the dataset's mean/std, chunked generation and a fingerprint that
+saved latent memories are checked against.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .io import StoredFileError, load_checked, save_checked
+
+GENERATOR_FILE_KIND = "generator"
+GENERATOR_FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of a :class:`Generator` (paper CIFAR setting: ``ch=64``)."""
+
+    n_classes: int
+    ch: int = 64
+    z_dim: int = 128
+    shared_dim: int = 128
+    bottom_width: int = 4
+    img_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.n_classes < 1:
+            raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
+        if self.ch < 1 or self.z_dim < 1 or self.shared_dim < 1:
+            raise ValueError("ch, z_dim and shared_dim must be positive")
+        n_up = (self.img_size // self.bottom_width).bit_length() - 1
+        if self.bottom_width * 2**n_up != self.img_size:
+            raise ValueError(f"img_size {self.img_size} must be bottom_width {self.bottom_width} times a power of 2")
+
+    @property
+    def n_blocks(self) -> int:
+        return (self.img_size // self.bottom_width).bit_length() - 1
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose gain and bias are linear functions of a conditioning vector."""
+
+    def __init__(self, channels: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+        self.bias = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        gain = 1 + self.gain(cond)[:, :, None, None]
+        bias = self.bias(cond)[:, :, None, None]
+        return self.bn(x) * gain + bias
+
+
+class GBlock(nn.Module):
+    """Residual up-sampling block: CBN-ReLU-up-conv-CBN-ReLU-conv plus a 1x1 shortcut."""
+
+    def __init__(self, in_ch: int, out_ch: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(in_ch, cond_dim)
+        self.conv1 = spectral_norm(nn.Conv2d(in_ch, out_ch, 3, padding=1))
+        self.bn2 = ConditionalBatchNorm2d(out_ch, cond_dim)
+        self.conv2 = spectral_norm(nn.Conv2d(out_ch, out_ch, 3, padding=1))
+        self.shortcut = spectral_norm(nn.Conv2d(in_ch, out_ch, 1))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+
+
+class Generator(nn.Module):
+    """BigGAN-style generator: ``G(z, y)`` gives images in [-1, 1] of shape (N, 3, 32, 32)."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        width = 4 * config.ch
+        cond_dim = config.z_dim + config.shared_dim
+        self.shared = nn.Embedding(config.n_classes, config.shared_dim)
+        self.linear = spectral_norm(nn.Linear(config.z_dim, width * config.bottom_width**2))
+        self.blocks = nn.ModuleList(GBlock(width, width, cond_dim) for _ in range(config.n_blocks))
+        self.out_bn = nn.BatchNorm2d(width)
+        self.out_conv = spectral_norm(nn.Conv2d(width, 3, 3, padding=1))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        cond = torch.cat([z, self.shared(y).to(z.dtype)], dim=1)
+        h = self.linear(z).view(z.shape[0], -1, self.config.bottom_width, self.config.bottom_width)
+        for block in self.blocks:
+            h = block(h, cond)
+        return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+
+
+def fingerprint(config: GeneratorConfig, state_dict: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float]) -> str:
+    """A stable sha256 over the architecture, every weight and buffer, and the normalisation."""
+    h = hashlib.sha256(json.dumps({"config": asdict(config), "mean": list(mean), "std": list(std)}, sort_keys=True).encode())
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(key.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+class FrozenGenerator(nn.Module):
+    """A pretrained :class:`Generator` frozen for latent replay.
+
+    Args:
+        generator: the trained generator; it is copied, never modified.
+        mean, std: per-channel normalisation of the dataset; outputs are
+            ``((G(z) + 1) / 2 - mean) / std``, i.e. in the space a classifier sees.
+        class_names: optional names of the generator's classes.
+        chunk_size: at most this many images go through the network at once
+            (paper: 500), which bounds memory for any number of latents.
+        device, dtype: where and in which precision the network runs;
+            ``torch.bfloat16``/``torch.float16`` must be supported by the device.
+            Outputs are always float32.
+    """
+
+    def __init__(
+        self,
+        generator: Generator,
+        mean: Sequence[float],
+        std: Sequence[float],
+        class_names: Sequence[str] | None = None,
+        chunk_size: int = 500,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError("mean and std need 3 channels each and std must be positive")
+        self.config = generator.config
+        self.state = {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()}
+        self.mean_values, self.std_values = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(self.config.n_classes)]
+        if len(self.class_names) != self.config.n_classes:
+            raise ValueError(f"{len(self.class_names)} class names for a generator of {self.config.n_classes} classes")
+        self.fingerprint = fingerprint(self.config, self.state, self.mean_values, self.std_values)
+        self.chunk_size = chunk_size
+        self.dtype = dtype
+        with torch.random.fork_rng(devices=[]):  # a fresh instance: parametrized classes are per instance
+            net = Generator(self.config)
+        net.load_state_dict(self.state)
+        for module in net.modules():
+            for name in list(getattr(module, "parametrizations", {}).keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+        self.net = net.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(self.mean_values).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.std_values).view(1, 3, 1, 1))
+        self.to(device)
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def to(self, *args, **kwargs) -> "FrozenGenerator":  # type: ignore[override]
+        """Move to a device; the network keeps ``self.dtype`` (checked to run there)."""
+        super().to(*args, **kwargs)
+        self.net.to(dtype=self.dtype)
+        try:
+            with torch.no_grad():
+                self.net(torch.zeros(2, self.config.z_dim, device=self.device, dtype=self.dtype),
+                         torch.zeros(2, dtype=torch.long, device=self.device))
+        except RuntimeError as err:
+            raise RuntimeError(f"the generator cannot run in {self.dtype} on {self.device}: {err}; use dtype=torch.float32") from err
+        return self
+
+    def train(self, mode: bool = True) -> "FrozenGenerator":
+        """Stays in eval mode: the frozen generator's batch-norm statistics never change."""
+        super().train(False)
+        return self
+
+    @property
+    def param_bytes(self) -> int:
+        """Bytes needed to store the generator (spectral norm baked in) with float32 weights."""
+        return sum(t.numel() * (4 if t.is_floating_point() else t.element_size()) for t in self.net.state_dict().values())
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Normalised images for latents ``z`` (N, z_dim) and labels ``y`` (N,), in chunks.
+
+        Differentiable with respect to ``z``; the weights never get gradients.
+        """
+        if z.dim() != 2 or z.shape[1] != self.config.z_dim or y.shape != z.shape[:1]:
+            raise ValueError(f"expected z of shape (N, {self.config.z_dim}) and y of shape (N,), got {tuple(z.shape)} and {tuple(y.shape)}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.config.n_classes):
+            raise ValueError(f"labels must lie in [0, {self.config.n_classes}), got {int(y.min())}..{int(y.max())}")
+        z, y = z.to(self.device), y.to(self.device)
+        outs = [self.net(zc.to(self.dtype), yc).float() for zc, yc in zip(z.split(self.chunk_size), y.split(self.chunk_size))]
+        images = torch.cat(outs) if outs else torch.empty(0, 3, self.config.img_size, self.config.img_size, device=self.device)
+        return ((images + 1) / 2 - self.mean) / self.std
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without autograd: regeneration for replay."""
+        return self(z, y)
+
+    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Map normalised images back to [0, 1] for display."""
+        return (images * self.std.to(images.device) + self.mean.to(images.device)).clamp(0, 1)
+
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        """Write the generator file (atomically) that :meth:`load` reads."""
+        save_checked(path, GENERATOR_FILE_KIND, GENERATOR_FILE_VERSION, {
+            "config": asdict(self.config), "state_dict": self.state, "mean": list(self.mean_values),
+            "std": list(self.std_values), "class_names": self.class_names, "fingerprint": self.fingerprint,
+            "extra": extra or {},
+        })
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, chunk_size: int = 500, device: str | torch.device = "cpu",
+             dtype: torch.dtype = torch.float32) -> "FrozenGenerator":
+        """Read a generator file written by :meth:`save` or by pretraining.
+
+        Raises:
+            FileNotFoundError / StoredFileError: missing, corrupt or foreign file,
+                or weights that do not match their stored fingerprint.
+        """
+        _, payload = load_checked(path, GENERATOR_FILE_KIND, GENERATOR_FILE_VERSION)
+        generator = Generator(GeneratorConfig(**payload["config"]))
+        try:
+            generator.load_state_dict(payload["state_dict"])
+        except RuntimeError as err:
+            raise StoredFileError(f"{path}: weights do not fit the stored generator config: {err}") from err
+        frozen = cls(generator, payload["mean"], payload["std"], payload["class_names"], chunk_size, device, dtype)
+        if frozen.fingerprint != payload["fingerprint"]:
+            raise StoredFileError(f"{path}: weights do not match the stored fingerprint; the file was altered")
+        frozen.extra = payload["extra"]
+        return frozen

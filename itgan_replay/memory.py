@@ -1,0 +1,151 @@
+"""The replay memory: per-class latents plus a frozen generator, with exact byte accounting."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .generator import FrozenGenerator
+from .io import StoredFileError, load_checked, save_checked
+
+MEMORY_FILE_KIND = "latent-memory"
+MEMORY_FILE_VERSION = 1
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+class BudgetError(ValueError):
+    """A byte budget cannot hold what it must (the generator, or one latent per class)."""
+
+
+class LatentMemory:
+    """Latents per class, regenerated into labelled images by a frozen generator.
+
+    Args:
+        generator: the frozen generator the latents belong to.
+        storage_dtype: ``torch.float32`` or ``torch.float16`` for the stored latents
+            (they are regenerated in float32).
+    """
+
+    def __init__(self, generator: FrozenGenerator, storage_dtype: torch.dtype = torch.float32) -> None:
+        if storage_dtype not in STORAGE_DTYPES.values():
+            raise ValueError(f"storage_dtype must be one of {list(STORAGE_DTYPES)}, got {storage_dtype}")
+        self.generator, self.storage_dtype = generator, storage_dtype
+        self.latents: dict[int, torch.Tensor] = {}
+
+    @property
+    def classes(self) -> list[int]:
+        return sorted(self.latents)
+
+    def __len__(self) -> int:
+        return sum(len(z) for z in self.latents.values())
+
+    def add(self, label: int, latents: torch.Tensor) -> None:
+        """Store ``latents`` (n, z_dim) for a class that is not in memory yet."""
+        if label in self.latents:
+            raise ValueError(f"class {label} is already in memory; classes are stored once")
+        if not 0 <= label < self.generator.config.n_classes:
+            raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes")
+        if latents.dim() != 2 or latents.shape[1] != self.generator.config.z_dim:
+            raise ValueError(f"latents must have shape (n, {self.generator.config.z_dim}), got {tuple(latents.shape)}")
+        self.latents[int(label)] = latents.detach().to("cpu", self.storage_dtype).clone()
+
+    @property
+    def bytes_per_latent(self) -> int:
+        return self.generator.config.z_dim * torch.finfo(self.storage_dtype).bits // 8
+
+    @property
+    def latent_bytes(self) -> int:
+        """Bytes of all stored latents."""
+        return sum(z.numel() * z.element_size() for z in self.latents.values())
+
+    @property
+    def generator_bytes(self) -> int:
+        """Bytes of the generator's weights (float32)."""
+        return self.generator.param_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.latent_bytes + self.generator_bytes
+
+    def sample(self, n: int, device: str | torch.device | None = None, classes: list[int] | None = None,
+               rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Regenerate ``n`` labelled images from latents drawn uniformly (with replacement)
+        among the stored latents of ``classes`` (default: all). Images come out on ``device``."""
+        classes = self.classes if classes is None else classes
+        missing = [c for c in classes if c not in self.latents]
+        if missing or not classes:
+            raise ValueError(f"classes {missing or classes} have no latents in memory")
+        z = torch.cat([self.latents[c] for c in classes])
+        y = torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in classes])
+        idx = torch.randint(len(z), (n,), generator=rng)
+        return self.generate(z[idx], y[idx], device)
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor, device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images of given latents/labels on ``device`` (the generator moves there if needed)."""
+        device = torch.device(device) if device is not None else self.generator.device
+        if self.generator.device != device:
+            self.generator.to(device)
+        return self.generator.generate(z.float().to(device), y.to(device)), y.to(device)
+
+    def all(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All stored latents (float32) and their labels."""
+        z = torch.cat([self.latents[c].float() for c in self.classes])
+        return z, torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in self.classes])
+
+    def capacity(self, budget_bytes: int) -> int:
+        """How many latents fit beside the generator in ``budget_bytes``.
+
+        Raises:
+            BudgetError: the generator alone does not fit.
+        """
+        if budget_bytes < self.generator_bytes:
+            raise BudgetError(f"budget of {budget_bytes:,} bytes is below the generator's {self.generator_bytes:,} "
+                              "bytes; raise the budget or use a narrower generator")
+        return (budget_bytes - self.generator_bytes) // self.bytes_per_latent
+
+    def shrink_to(self, budget_bytes: int) -> None:
+        """Drop latents until ``total_bytes <= budget_bytes``, keeping classes balanced
+        (each class keeps its first ``k_c`` latents, the ``k_c`` as equal as possible).
+
+        Raises:
+            BudgetError: the generator does not fit, or there is no room for one latent per class.
+        """
+        room = self.capacity(budget_bytes)
+        if room >= len(self):
+            return
+        if room < len(self.latents):
+            raise BudgetError(f"budget of {budget_bytes:,} bytes leaves room for {room} latents beside the generator, "
+                              f"fewer than one per class ({len(self.latents)} classes); raise the budget")
+        keep = {c: 0 for c in self.latents}
+        while room > 0:  # water-filling: one more latent to each class that still has some, smallest first
+            open_classes = sorted((c for c in keep if keep[c] < len(self.latents[c])), key=lambda c: (keep[c], c))
+            for c in open_classes[:room]:
+                keep[c] += 1
+            room -= min(room, len(open_classes))
+        self.latents = {c: z[:keep[c]].clone() for c, z in self.latents.items()}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the memory atomically, tied to the generator's fingerprint."""
+        dtype_name = next(k for k, v in STORAGE_DTYPES.items() if v == self.storage_dtype)
+        save_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION, {
+            "fingerprint": self.generator.fingerprint, "storage_dtype": dtype_name,
+            "labels": self.classes, "latents": [self.latents[c] for c in self.classes],
+        })
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, generator: FrozenGenerator) -> "LatentMemory":
+        """Read a memory written by :meth:`save` for this ``generator``.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            StoredFileError: corrupt or truncated file, a newer format version, or a
+                memory made with a different generator (fingerprint mismatch).
+        """
+        _, payload = load_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION)
+        if payload["fingerprint"] != generator.fingerprint:
+            raise StoredFileError(f"{path}: memory was made with generator {payload['fingerprint'][:12]}…, "
+                                  f"not with the given generator {generator.fingerprint[:12]}…; load the matching generator file")
+        memory = cls(generator, STORAGE_DTYPES[payload["storage_dtype"]])
+        for label, z in zip(payload["labels"], payload["latents"]):
+            memory.add(label, z)
+        return memory

@@ -1,0 +1,149 @@
+"""Embedding / classifier networks and the sampler of embedding nets for condensation."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvNet(nn.Module):
+    """``depth`` blocks of conv(width) + instance norm + ReLU + 2x2 avg pool, then a linear head (DC/DM/IT-GAN)."""
+
+    def __init__(self, n_classes: int, width: int = 128, depth: int = 3, in_channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers += [nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
+                       nn.GroupNorm(width, width, affine=True), nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+        self.features = nn.Sequential(*layers)
+        self.feature_dim = width * (image_size // 2**depth) ** 2
+        self.classifier = nn.Linear(self.feature_dim, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """CIFAR ResNet-18 (3x3 stem, no max pool) with batch norm; ``width`` scales all stages (64 as usual)."""
+
+    def __init__(self, n_classes: int, width: int = 64) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        blocks, in_ch = [], width
+        for i, stride in enumerate((1, 2, 2, 2)):
+            out_ch = width * 2**i
+            blocks += [BasicBlock(in_ch, out_ch, stride), BasicBlock(out_ch, out_ch, 1)]
+            in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.feature_dim = in_ch
+        self.classifier = nn.Linear(in_ch, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"convnet": ConvNet, "resnet18": ResNet18}
+
+
+def build_net(arch: str, n_classes: int, width: int | None = None) -> nn.Module:
+    """``convnet`` or ``resnet18``; ``width`` overrides the default channel width."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{arch}'; choose from {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](n_classes, **({"width": width} if width else {}))
+
+
+class EmbeddingSampler:
+    """Gives the embedding net of each condensation step.
+
+    With ``pool=None`` every call returns a freshly initialised net (seeded by ``rng``);
+    with a pool of state dicts (see :func:`build_pool`) it loads one drawn by ``rng``.
+    Nets are in train mode, frozen (no parameter gradients).
+    """
+
+    def __init__(self, arch: str = "convnet", n_classes: int = 10, width: int | None = None,
+                 pool: Sequence[dict[str, torch.Tensor]] | None = None, device: str | torch.device = "cpu") -> None:
+        self.net = build_net(arch, n_classes, width).to(device).requires_grad_(False)
+        self.pool = list(pool) if pool is not None else None
+        if self.pool is not None and not self.pool:
+            raise ValueError("the embedding pool is empty; build it with build_pool() or pass pool=None")
+
+    def __call__(self, rng: torch.Generator) -> nn.Module:
+        if self.pool is None:
+            seed = int(torch.randint(2**62, (), generator=rng))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                for m in self.net.modules():
+                    if hasattr(m, "reset_parameters") and m is not self.net:
+                        m.reset_parameters()
+        else:
+            self.net.load_state_dict(self.pool[int(torch.randint(len(self.pool), (), generator=rng))])
+        return self.net.train()
+
+
+def train_classifier(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int, lr: float = 0.01,
+                     batch_size: int = 256, rng: torch.Generator | None = None,
+                     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     on_epoch: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+    """Train ``net`` with SGD (momentum 0.9, weight decay 5e-4); lr drops 10x at half the epochs (as in the paper)."""
+    device = next(net.parameters()).device
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, epochs // 2)], 0.1)
+    net.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(labels), generator=rng)
+        for idx in order.split(batch_size):
+            x, y = images[idx].to(device), labels[idx].to(device)
+            loss = F.cross_entropy(net(augment(x) if augment else x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+        if on_epoch:
+            on_epoch(epoch, net)
+    return net.eval()
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
+    """Top-1 accuracy in [0, 1]."""
+    device = next(net.parameters()).device
+    net.eval()
+    correct = sum(int((net(x.to(device)).argmax(1) == y.to(device)).sum())
+                  for x, y in zip(images.split(batch_size), labels.split(batch_size)))
+    return correct / max(1, len(labels))
+
+
+def build_pool(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_nets: int = 10, epochs: int = 2,
+               arch: str = "convnet", width: int | None = None, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """Train ``n_nets`` nets briefly on real data; their weights form an embedding pool (paper: +1.5 points)."""
+    pool = []
+    for i in range(n_nets):
+        torch.manual_seed(seed + i)
+        net = build_net(arch, n_classes, width)
+        train_classifier(net, images, labels, epochs, rng=torch.Generator().manual_seed(seed + i))
+        pool.append({k: v.clone() for k, v in net.state_dict().items()})
+    return pool

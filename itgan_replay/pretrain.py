@@ -1,0 +1,274 @@
+"""Conditional GAN pretraining: projection discriminator, hinge loss, DiffAugment, EMA generator.
+
+The recipe follows DiffAugment's BigGAN-CIFAR setting (preset ``paper``); preset
+``cpu`` is a narrow network that trains on two CPU cores. :class:`GANTrainer`
+checkpoints atomically and resumes bit-exactly (models, optimisers, EMA, RNG, iteration).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+from tqdm import tqdm
+
+from .augment import diff_augment
+from .generator import FrozenGenerator, Generator, GeneratorConfig
+from .io import load_checked, save_checked
+
+CHECKPOINT_KIND = "gan-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Every setting of a pretraining run (each one is a command-line option)."""
+
+    ch: int = 64
+    d_ch: int = 64
+    z_dim: int = 128
+    batch_size: int = 50
+    d_steps: int = 4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    ema_decay: float = 0.9999
+    ema_start: int = 1000
+    iterations: int = 100_000
+    diffaug: bool = True
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+
+
+PRESETS: dict[str, PretrainConfig] = {
+    "paper": PretrainConfig(),
+    "cpu": PretrainConfig(ch=8, d_ch=8, batch_size=50, d_steps=2, lr_g=4e-4, lr_d=4e-4, ema_decay=0.999, ema_start=500,
+                          iterations=3000, checkpoint_every=250, log_every=25),
+}
+
+
+class DBlock(nn.Module):
+    """Residual down-sampling block of the discriminator."""
+
+    def __init__(self, in_ch: int, out_ch: int, down: bool, preactivation: bool) -> None:
+        super().__init__()
+        self.conv1 = spectral_norm(nn.Conv2d(in_ch, out_ch, 3, padding=1))
+        self.conv2 = spectral_norm(nn.Conv2d(out_ch, out_ch, 3, padding=1))
+        self.shortcut = spectral_norm(nn.Conv2d(in_ch, out_ch, 1)) if (in_ch != out_ch or down) else None
+        self.down, self.preactivation = down, preactivation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(F.relu(self.conv1(F.relu(x) if self.preactivation else x)))
+        s = x if self.shortcut is None else self.shortcut(x)
+        if self.down:
+            h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
+        return h + s
+
+
+class Discriminator(nn.Module):
+    """BigGAN-CIFAR projection discriminator: 4 residual blocks (2 down-sampling), sum pooling."""
+
+    def __init__(self, n_classes: int, ch: int = 64) -> None:
+        super().__init__()
+        width = 4 * ch
+        self.blocks = nn.Sequential(DBlock(3, width, True, False), DBlock(width, width, True, True),
+                                    DBlock(width, width, False, True), DBlock(width, width, False, True))
+        self.linear = spectral_norm(nn.Linear(width, 1))
+        self.embed = spectral_norm(nn.Embedding(n_classes, width))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
+        return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(1)
+
+
+class ScalarWriter(Protocol):
+    def add_scalar(self, tag: str, value: float, step: int) -> None: ...
+    def add_image(self, tag: str, image: torch.Tensor, step: int) -> None: ...
+
+
+class GANTrainer:
+    """Trains a :class:`Generator` and :class:`Discriminator` on uint8 images.
+
+    Args:
+        images: (N, 3, 32, 32) uint8 training images.
+        labels: (N,) class indices.
+        class_names: one name per class.
+        mean, std: the dataset's normalisation, stored with the generator.
+        config: the run's settings.
+        workdir: holds ``checkpoint.pt`` and ``samples/``.
+        writer: optional TensorBoard-like writer.
+        device: where the networks train; all randomness comes from one seeded CPU generator.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: list[str],
+                 mean: tuple[float, ...], std: tuple[float, ...], config: PretrainConfig,
+                 workdir: str | os.PathLike, writer: ScalarWriter | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.images, self.labels = images, labels
+        self.class_names, self.mean, self.std = class_names, mean, std
+        self.config, self.workdir, self.writer = config, Path(workdir), writer
+        n_classes = len(class_names)
+        torch.manual_seed(config.seed)
+        self.device = torch.device(device)
+        self.G = Generator(GeneratorConfig(n_classes=n_classes, ch=config.ch, z_dim=config.z_dim)).to(self.device)
+        self.D = Discriminator(n_classes, config.d_ch).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=betas)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.iteration = 0
+        self.fixed_z = torch.randn(8 * n_classes, config.z_dim, generator=torch.Generator().manual_seed(config.seed + 1))
+        self.fixed_y = torch.arange(n_classes).repeat_interleave(8)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        """Write the full training state atomically to ``workdir/checkpoint.pt``."""
+        save_checked(self.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION, {
+            "config": asdict(self.config), "iteration": self.iteration, "class_names": self.class_names,
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
+        })
+
+    def load_checkpoint(self) -> None:
+        """Restore the state saved by :meth:`save_checkpoint`; the run's config must match it
+        (except ``iterations``, ``checkpoint_every`` and ``log_every``, which may change on resume)."""
+        _, state = load_checked(self.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
+        resumable = {"iterations", "checkpoint_every", "log_every"}
+        saved = {k: v for k, v in state["config"].items() if k not in resumable}
+        mine = {k: v for k, v in asdict(self.config).items() if k not in resumable}
+        if saved != mine or state["class_names"] != self.class_names:
+            diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
+            raise ValueError(f"{self.checkpoint_path} was written by a different run (setting: (saved, now) = "
+                             f"{diff or 'class names differ'}); use the same settings or another --workdir")
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+        self.iteration = state["iteration"]
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(self.labels), (self.config.batch_size,), generator=self.rng)
+        return self.images[idx].to(self.device).float() / 127.5 - 1, self.labels[idx].to(self.device)
+
+    def _fake_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(self.config.batch_size, self.config.z_dim, generator=self.rng)
+        y = torch.randint(len(self.class_names), (self.config.batch_size,), generator=self.rng)
+        return z.to(self.device), y.to(self.device)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.rng) if self.config.diffaug else x
+
+    def step(self) -> dict[str, float]:
+        """One iteration: ``d_steps`` discriminator updates, one generator update, EMA."""
+        cfg = self.config
+        self.G.train()
+        self.D.train()
+        for _ in range(cfg.d_steps):
+            x, y = self._real_batch()
+            z, y_fake = self._fake_inputs()
+            with torch.no_grad():
+                fake = self.G(z, y_fake)
+            loss_d_real = F.relu(1 - self.D(self._augment(x), y)).mean()
+            loss_d_fake = F.relu(1 + self.D(self._augment(fake), y_fake)).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d_real + loss_d_fake).backward()
+            self.opt_d.step()
+        z, y_fake = self._fake_inputs()
+        loss_g = -self.D(self._augment(self.G(z, y_fake)), y_fake).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.iteration += 1
+        self._update_ema()
+        losses = {"loss/d_real": loss_d_real.item(), "loss/d_fake": loss_d_fake.item(), "loss/g": loss_g.item()}
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise TrainingDivergedError(
+                f"non-finite loss at iteration {self.iteration}: {losses}. The last good checkpoint "
+                f"{self.checkpoint_path} is kept; resume from it with a lower --lr-g/--lr-d or another --seed")
+        return losses
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.ema_decay if self.iteration >= self.config.ema_start else 0.0
+        for ema, cur in zip(self.G_ema.state_dict().values(), self.G.state_dict().values()):
+            if ema.dtype.is_floating_point and decay > 0:
+                ema.lerp_(cur, 1 - decay)
+            else:
+                ema.copy_(cur)
+
+    def frozen(self, chunk_size: int = 500) -> FrozenGenerator:
+        """The EMA generator, frozen, with this dataset's normalisation."""
+        return FrozenGenerator(self.G_ema, self.mean, self.std, self.class_names, chunk_size)
+
+    def sample_grid(self) -> torch.Tensor:
+        """A (3, H, W) grid in [0, 1]: one row of 8 EMA samples per class (fixed latents)."""
+        from torchvision.utils import make_grid
+
+        g = self.frozen()
+        return make_grid(g.denormalize(g.generate(self.fixed_z, self.fixed_y)), nrow=8)
+
+    def _checkpoint_and_samples(self) -> None:
+        from torchvision.utils import save_image
+
+        self.save_checkpoint()
+        grid = self.sample_grid()
+        samples = self.workdir / "samples"
+        samples.mkdir(parents=True, exist_ok=True)
+        tmp = samples / f".iter_{self.iteration:06d}.png.tmp"
+        save_image(grid, tmp, format="png")
+        os.replace(tmp, samples / f"iter_{self.iteration:06d}.png")
+        if self.writer:
+            self.writer.add_image("samples", grid, self.iteration)
+
+    def train(self, progress: bool = True) -> None:
+        """Run until ``config.iterations``; checkpoint every ``checkpoint_every`` and on Ctrl-C."""
+        cfg = self.config
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress, desc="pretrain", unit="it")
+        start, start_it = time.time(), self.iteration
+        try:
+            while self.iteration < cfg.iterations:
+                losses = self.step()
+                bar.update(1)
+                if self.iteration % cfg.log_every == 0:
+                    ips = (self.iteration - start_it) * cfg.batch_size / max(1e-9, time.time() - start)
+                    bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in losses.items()} | {"img/s": f"{ips:.0f}"})
+                    if self.writer:
+                        for k, v in losses.items():
+                            self.writer.add_scalar(k, v, self.iteration)
+                        self.writer.add_scalar("speed/images_per_s", ips, self.iteration)
+                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    self._checkpoint_and_samples()
+        except KeyboardInterrupt:
+            bar.write(f"interrupted: saving a checkpoint at iteration {self.iteration} to {self.checkpoint_path}")
+            self.save_checkpoint()
+            raise
+        finally:
+            bar.close()
+
+
+def config_with_overrides(preset: str, **overrides: Any) -> PretrainConfig:
+    """A preset with the non-None ``overrides`` applied."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset '{preset}'; choose from {sorted(PRESETS)}")
+    known = {f.name for f in fields(PretrainConfig)}
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None and k in known})
