@@ -251,7 +251,10 @@ class GANTrainer:
                 bar.update(1)
                 if self.iteration % cfg.log_every == 0:
                     ips = (self.iteration - start_it) * cfg.batch_size / max(1e-9, time.time() - start)
-                    bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in losses.items()} | {"img/s": f"{ips:.0f}"})
+                    stats = {k.split("/")[1]: f"{v:.3f}" for k, v in losses.items()} | {"img/s": f"{ips:.0f}"}
+                    bar.set_postfix(stats)
+                    if not progress:
+                        print(f"iteration {self.iteration}/{cfg.iterations} {stats}", flush=True)
                     if self.writer:
                         for k, v in losses.items():
                             self.writer.add_scalar(k, v, self.iteration)
