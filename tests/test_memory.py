@@ -1,0 +1,113 @@
+import os
+
+import pytest
+import torch
+
+from itgan_replay import io
+from itgan_replay.io import StoredFileError
+from itgan_replay.memory import BudgetError, LatentMemory
+from conftest import tiny_generator
+
+
+def filled(generator, dtype=torch.float32, per_class=(5, 3, 4)):
+    memory = LatentMemory(generator, dtype)
+    for c, n in enumerate(per_class):
+        memory.add(c, torch.randn(n, 16, generator=torch.Generator().manual_seed(c)))
+    return memory
+
+
+def test_byte_accounting_is_exact_and_fp16_is_half(generator):
+    m32, m16 = filled(generator), filled(generator, torch.float16)
+    assert m32.latent_bytes == 12 * 16 * 4
+    assert m16.latent_bytes * 2 == m32.latent_bytes
+    assert m32.generator_bytes == sum(t.numel() * 4 if t.is_floating_point() else t.numel() * 8
+                                      for t in generator.net.state_dict().values())
+    assert m32.total_bytes == m32.latent_bytes + m32.generator_bytes
+
+
+def test_sample_gives_labelled_images_of_requested_classes(generator):
+    memory = filled(generator)
+    x, y = memory.sample(50, "cpu", classes=[1, 2], rng=torch.Generator().manual_seed(0))
+    assert x.shape == (50, 3, 32, 32) and set(y.tolist()) == {1, 2}
+    with pytest.raises(ValueError, match="no latents"):
+        memory.sample(3, classes=[3])
+    with pytest.raises(ValueError, match="already in memory"):
+        memory.add(0, torch.randn(1, 16))
+
+
+def test_save_load_sample_is_bit_identical(generator, tmp_path):
+    memory = filled(generator, torch.float16)
+    memory.save(tmp_path / "m.pt")
+    loaded = LatentMemory.load(tmp_path / "m.pt", tiny_generator())
+    assert loaded.storage_dtype == torch.float16 and loaded.classes == memory.classes
+    a = memory.sample(40, rng=torch.Generator().manual_seed(1))
+    b = loaded.sample(40, rng=torch.Generator().manual_seed(1))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_shrink_keeps_classes_balanced(generator):
+    memory = filled(generator)  # 5, 3, 4 latents
+    budget = memory.generator_bytes + 7 * memory.bytes_per_latent + memory.bytes_per_latent // 2
+    memory.shrink_to(budget)
+    assert {c: len(z) for c, z in memory.latents.items()} == {0: 3, 1: 2, 2: 2}
+    assert memory.total_bytes <= budget
+    memory.shrink_to(budget * 10)  # a larger budget keeps everything
+    assert len(memory) == 7
+
+
+def test_impossible_budgets_are_errors(generator):
+    memory = filled(generator)
+    with pytest.raises(BudgetError, match="below the generator"):
+        memory.shrink_to(memory.generator_bytes - 1)
+    with pytest.raises(BudgetError, match="fewer than one per class"):
+        memory.shrink_to(memory.generator_bytes + 2 * memory.bytes_per_latent)
+    assert len(memory) == 12  # nothing dropped on error
+
+
+@pytest.fixture
+def saved(generator, tmp_path):
+    path = tmp_path / "m.pt"
+    filled(generator).save(path)
+    return path
+
+
+def test_mismatched_generator_is_an_error(saved):
+    before = saved.read_bytes()
+    with pytest.raises(StoredFileError, match="different generator|not with the given generator"):
+        LatentMemory.load(saved, tiny_generator(seed=5))
+    assert saved.read_bytes() == before
+
+
+def test_truncated_corrupt_foreign_and_future_files_are_errors(saved, generator, tmp_path):
+    raw = saved.read_bytes()
+    cases = {
+        "truncated": (raw[:20], "truncated"),
+        "corrupt": (raw[:-5] + bytes([raw[-5] ^ 0xFF]) + raw[-4:], "checksum"),
+        "foreign": (b"PK\x03\x04" + raw[4:], "magic"),
+    }
+    for name, (data, message) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        path.write_bytes(data)
+        with pytest.raises(StoredFileError, match=message):
+            LatentMemory.load(path, generator)
+        assert path.read_bytes() == data
+    future = tmp_path / "future.pt"
+    io.save_checked(future, "latent-memory", 99, {})
+    with pytest.raises(StoredFileError, match="newer than this itgan-replay supports"):
+        LatentMemory.load(future, generator)
+    generator.save(tmp_path / "g.pt")
+    with pytest.raises(StoredFileError, match="holds a 'generator'"):
+        LatentMemory.load(tmp_path / "g.pt", generator)
+
+
+def test_failed_save_leaves_existing_file_untouched(saved, generator, monkeypatch):
+    before = saved.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        filled(generator, per_class=(1,)).save(saved)
+    assert saved.read_bytes() == before
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temp file left behind
