@@ -190,9 +190,10 @@ def run_jobs(condenser: Condenser, jobs: Sequence[CondenseJob], latents: dict[in
              real: dict[int, torch.Tensor], progress: JobProgressFn | None = None) -> dict[int, torch.Tensor]:
     """Run ``jobs`` one after another in this process.
 
-    ``latents[c]`` (n_c, z_dim) are the initial latents of class ``c`` and ``real[c]``
-    (n_c, 3, H, W) its normalised real images, paired index by index. Returns the
-    condensed latents per class, in the same order.
+    ``latents[c]`` (n_c, z_dim) are the initial latents of class ``c``; ``real[c]``
+    (m_c >= n_c, 3, H, W) are its normalised real images: all of them are sampled for
+    L_con, and the first n_c are paired with the latents, index by index, for R.
+    Returns the condensed latents per class, in the same order.
     """
     out = {c: z.detach().clone().cpu() for c, z in latents.items()}
     for job in jobs:

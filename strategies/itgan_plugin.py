@@ -1,0 +1,182 @@
+"""IT-GAN latent replay as an Avalanche plugin.
+
+After each training experience the plugin condenses every class that is new in
+that experience into latents of a frozen generator (inversion init, then the
+core's per-class, per-subset condensation jobs), using only that experience's
+data. While training on later experiences it regenerates labelled replay
+images on the strategy's device and appends them to every mini-batch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from avalanche.core import SupervisedPlugin
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from itgan_replay.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
+from itgan_replay.generator import FrozenGenerator
+from itgan_replay.inversion import invert
+from itgan_replay.memory import BudgetError, LatentMemory
+from itgan_replay.nets import EmbeddingSampler, build_net, build_pool
+
+if TYPE_CHECKING:
+    from avalanche.training.templates import SupervisedTemplate
+
+
+@dataclass(frozen=True)
+class ITGANReplayConfig:
+    """Settings of :class:`ITGANReplayPlugin`.
+
+    Exactly one of ``latents_per_class`` and ``budget_bytes`` is set. With a budget
+    (which counts the generator's bytes) each new class gets an equal share of the
+    room (among ``total_classes`` if known, else among the classes seen so far; then
+    older classes are shrunk to keep the memory class-balanced).
+    """
+
+    latents_per_class: int | None = None
+    budget_bytes: int | None = None
+    total_classes: int | None = None  # with a budget: share it among this many classes from the start
+    init: str = "inversion"  # or "random": N(0, I) latents, no inversion
+    condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
+    inversion_steps: int = 100
+    inversion_lr: float = 0.05
+    embedding: str = "random"  # or "pool": nets pretrained briefly on the experience's data
+    embedding_arch: str = "convnet"
+    embedding_width: int | None = None
+    pool_size: int = 5
+    pool_epochs: int = 1
+    replay_batch_size: int | None = None  # default: the strategy's train_mb_size
+    regenerate: str = "batch"  # or "experience": regenerate all replay images once per experience
+    storage_dtype: str = "float32"
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.latents_per_class is None) == (self.budget_bytes is None):
+            raise ValueError("set exactly one of latents_per_class and budget_bytes")
+        if self.latents_per_class is not None and self.latents_per_class < 1:
+            raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
+        checks = {"init": ("inversion", "random"), "embedding": ("random", "pool"),
+                  "regenerate": ("batch", "experience"), "storage_dtype": ("float32", "float16")}
+        for name, allowed in checks.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
+
+
+def experience_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (eval-transformed) images and labels of an Avalanche dataset, on the CPU."""
+    data = dataset.eval() if hasattr(dataset, "eval") else dataset
+    xs, ys = [], []
+    for batch in DataLoader(data, batch_size=512, shuffle=False):
+        xs.append(batch[0])
+        ys.append(torch.as_tensor(batch[1]))
+    return torch.cat(xs), torch.cat(ys)
+
+
+class ITGANReplayPlugin(SupervisedPlugin):
+    """Replay from a :class:`LatentMemory` of condensed latents plus a frozen generator.
+
+    Args:
+        generator: the frozen, pretrained generator (its classes are the dataset's labels).
+        config: plugin settings (:class:`ITGANReplayConfig`).
+        memory: an existing memory to continue from (e.g. ``LatentMemory.load``).
+        memory_path: if given, the memory is saved there (atomically) after each experience.
+    """
+
+    def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
+                 memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None) -> None:
+        super().__init__()
+        self.config, self.generator = config, generator
+        self.memory = memory or LatentMemory(generator, getattr(torch, config.storage_dtype))
+        if self.memory.generator is not generator:
+            raise ValueError("the memory belongs to another generator object; load it with this generator")
+        if config.budget_bytes is not None:
+            self.memory.capacity(config.budget_bytes)  # BudgetError now, before any training
+        self.memory_path = memory_path
+        self.condensed: list[dict] = []  # one record per condensed class: experience, class, images used
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._rng = torch.Generator().manual_seed(config.seed)
+
+    # ---- life cycle -------------------------------------------------------------------
+    def before_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
+        self.generator.to(strategy.device)
+        self._cache = None
+        if self.config.regenerate == "experience" and len(self.memory):
+            self._cache = self.memory.generate(*self.memory.all(), strategy.device)
+
+    def before_forward(self, strategy: "SupervisedTemplate", **kwargs) -> None:
+        if not len(self.memory):
+            return
+        n = self.config.replay_batch_size or strategy.train_mb_size
+        if self._cache is not None:
+            idx = torch.randint(len(self._cache[1]), (n,), generator=self._rng).to(strategy.device)
+            x, y = self._cache[0][idx], self._cache[1][idx]
+        else:
+            x, y = self.memory.sample(n, strategy.device, rng=self._rng)
+        mbatch = strategy.mbatch
+        mbatch[0] = torch.cat([mbatch[0], x.to(mbatch[0].dtype)])
+        mbatch[1] = torch.cat([mbatch[1], y.to(mbatch[1].dtype)])
+        if len(mbatch) > 2:
+            mbatch[-1] = torch.cat([mbatch[-1], torch.zeros_like(y, dtype=mbatch[-1].dtype)])
+
+    def after_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
+        images, labels = experience_tensors(strategy.experience.dataset)
+        new = sorted(set(labels.tolist()) - set(self.memory.classes))
+        self.add_classes(images, labels, new, strategy.experience.current_experience)
+        self._cache = None
+        if self.memory_path is not None:
+            self.memory.save(self.memory_path)
+
+    # ---- condensation -----------------------------------------------------------------
+    def _latents_per_class(self, n_new: int) -> int:
+        if self.config.latents_per_class is not None:
+            return self.config.latents_per_class
+        n_classes = self.config.total_classes or len(self.memory.classes) + n_new
+        per_class = self.memory.capacity(self.config.budget_bytes) // n_classes
+        if per_class < 1:
+            raise BudgetError(f"budget of {self.config.budget_bytes:,} bytes leaves no room for one latent per class "
+                              f"for {n_classes} classes beside the {self.memory.generator_bytes:,}-byte generator")
+        return per_class
+
+    def add_classes(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int], experience: int = 0) -> None:
+        """Condense ``classes`` from ``images``/``labels`` (normalised, CPU) and store them."""
+        if not classes:
+            return
+        cfg = self.config
+        seed = cfg.seed * 7919 + experience
+        device = self.generator.device
+        per_class = self._latents_per_class(len(classes))
+        n_classes = self.generator.config.n_classes
+        pool = None
+        if cfg.embedding == "pool":
+            pool = build_pool(images, labels, n_classes, cfg.pool_size, cfg.pool_epochs, cfg.embedding_arch,
+                              cfg.embedding_width, seed)
+        real, init = {}, {}
+        for c in classes:
+            # shuffled so that the first ``per_class`` images are the ones the latents are paired with
+            real[c] = images[labels == c][torch.randperm(int((labels == c).sum()), generator=torch.Generator().manual_seed(seed + c))]
+            paired = real[c][:per_class]
+            if cfg.init == "inversion":
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed + c)
+                    feature_net = build_net(cfg.embedding_arch, n_classes, cfg.embedding_width)
+                if pool is not None:
+                    feature_net.load_state_dict(pool[0])
+                init[c] = invert(self.generator, paired, torch.full((len(paired),), c), feature_net,
+                                 cfg.inversion_steps, cfg.inversion_lr, seed=seed + c)
+            else:
+                init[c] = torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(seed + c))
+            self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]), "latents": len(paired)})
+        sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)
+        condenser = Condenser(self.generator, sampler, cfg.condense)
+        jobs = plan_jobs({c: len(init[c]) for c in classes}, cfg.condense, seed)
+        with tqdm(total=len(jobs) * cfg.condense.iterations, disable=not cfg.progress, desc="condense", leave=False) as bar:
+            out = run_jobs(condenser, jobs, init, real, progress=lambda job, step, loss: bar.update(1))
+        for c in classes:
+            self.memory.add(c, out[c])
+        if cfg.budget_bytes is not None:
+            self.memory.shrink_to(cfg.budget_bytes)

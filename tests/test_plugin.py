@@ -1,0 +1,92 @@
+import copy
+
+import pytest
+import torch
+from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark
+from avalanche.core import SupervisedPlugin
+from avalanche.training.plugins import EvaluationPlugin
+from avalanche.training.supervised import Naive
+
+from itgan_replay.condense import CondenseConfig
+from itgan_replay.data import ImageTensors
+from itgan_replay.memory import BudgetError
+from itgan_replay.nets import ConvNet
+from strategies import ITGANReplayConfig, ITGANReplayPlugin
+from conftest import tiny_generator
+
+
+def tiny_benchmark():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat_interleave(12)
+    images = (torch.rand(48, 3, 32, 32, generator=g) * 60 + labels.view(-1, 1, 1, 1) * 50).to(torch.uint8)
+    data = ImageTensors(images, labels, ["a", "b", "c", "d"])
+    return nc_benchmark(data, data, n_experiences=2, task_labels=False, fixed_class_order=[2, 0, 3, 1])
+
+
+class Spy(SupervisedPlugin):
+    def __init__(self):
+        super().__init__()
+        self.batch_labels = {}
+
+    def before_backward(self, strategy, **kwargs):
+        self.batch_labels.setdefault(strategy.experience.current_experience, set()).update(strategy.mb_y.tolist())
+
+
+def plugin_config(**kw):
+    base = dict(condense=CondenseConfig(iterations=3, lr=0.01, real_batch=8, subset_size=4), inversion_steps=3,
+                embedding_width=8, replay_batch_size=6, progress=False)
+    return ITGANReplayConfig(**(base | kw))
+
+
+def run(plugin, benchmark, spy):
+    strategy = Naive(model=ConvNet(4, width=8), optimizer=None, criterion=torch.nn.CrossEntropyLoss(),
+                     train_mb_size=8, train_epochs=1, plugins=[plugin, spy], evaluator=EvaluationPlugin(loggers=[]))
+    strategy.optimizer = torch.optim.SGD(strategy.model.parameters(), lr=0.01)
+    budgets = []
+    for exp in benchmark.train_stream:
+        strategy.train(exp)
+        budgets.append(plugin.memory.total_bytes)
+    return budgets
+
+
+@pytest.mark.parametrize("regenerate", ["batch", "experience"])
+def test_plugin_with_naive_condenses_new_classes_and_replays_old_labels(regenerate, tmp_path):
+    generator = tiny_generator()
+    before = copy.deepcopy(generator.net.state_dict())
+    budget = generator.param_bytes + 4 * 5 * 16 * 4  # room for 5 latents of each of the 4 classes
+    plugin = ITGANReplayPlugin(generator, plugin_config(budget_bytes=budget, total_classes=4, regenerate=regenerate),
+                               memory_path=tmp_path / "memory.pt")
+    seen_data = []
+    original_add = plugin.add_classes
+    plugin.add_classes = lambda images, labels, classes, experience=0: (
+        seen_data.append(sorted(set(labels.tolist()))), original_add(images, labels, classes, experience))
+    spy = Spy()
+    totals = run(plugin, tiny_benchmark(), spy)
+
+    assert [(r["experience"], r["class"], r["real_images"]) for r in plugin.condensed] == [
+        (0, 0, 12), (0, 2, 12), (1, 1, 12), (1, 3, 12)]
+    assert seen_data == [[0, 2], [1, 3]]  # each experience's own data only
+    assert spy.batch_labels[0] == {0, 2}
+    assert {0, 2} <= spy.batch_labels[1]  # replayed old classes in the second experience's batches
+    assert all(t <= budget for t in totals) and plugin.memory.classes == [0, 1, 2, 3]
+    assert all(len(z) == 5 for z in plugin.memory.latents.values())
+    after = generator.net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert (tmp_path / "memory.pt").exists()
+
+
+def test_latents_per_class_and_random_init():
+    plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=3, init="random",
+                                                               condense=CondenseConfig(iterations=0)))
+    run(plugin, tiny_benchmark(), Spy())
+    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 3, 1: 3, 2: 3, 3: 3}
+
+
+def test_bad_plugin_settings_are_errors():
+    with pytest.raises(ValueError, match="exactly one"):
+        ITGANReplayConfig()
+    with pytest.raises(ValueError, match="init must be one of"):
+        ITGANReplayConfig(latents_per_class=2, init="noise")
+    generator = tiny_generator()
+    with pytest.raises(BudgetError, match="below the generator"):
+        ITGANReplayPlugin(generator, plugin_config(budget_bytes=generator.param_bytes - 1))
