@@ -1,7 +1,12 @@
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))  # the scripts import each other
 
 
 def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 16) -> FrozenGenerator:
@@ -16,3 +21,18 @@ def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 
 @pytest.fixture
 def generator() -> FrozenGenerator:
     return tiny_generator()
+
+
+def write_image_folder(root, classes, n_train=12, n_test=4, seed=0):
+    """A small generated ImageFolder dataset: root/{train,test}/<class>/*.png, classes told apart by colour."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 60, (32, 32, 3)) + np.array([60 * c, 200 - 50 * c, 30 * c])
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(root / split / name / f"{i}.png")
+    return root

@@ -1,0 +1,283 @@
+"""Class-incremental Split-CIFAR-100 with IT-GAN latent replay against equal-byte baselines.
+
+    python experiments/split_cifar100.py --generator generators/NAME.pt
+    python experiments/split_cifar100.py --preset quick --dataset imagefolder:../shared/data/cifar10-jpeg \
+        --generator generators/demo-cifar10-cpu.pt
+
+Every method trains the same model on the same class-incremental stream and is
+evaluated on all test experiences after each training experience. Under
+``runs/<name>/`` it writes TensorBoard logs per method (``tb/<method>``), one
+JSON per finished method (``methods/``; a rerun with the same name skips them),
+``results.json`` and ``curves.png`` (accuracy and forgetting of all methods).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+
+from itgan_replay.condense import CondenseConfig
+from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.generator import FrozenGenerator
+from itgan_replay.io import StoredFileError, atomic_write_bytes
+from itgan_replay.memory import BudgetError
+from itgan_replay.nets import build_net
+from strategies.itgan_plugin import ITGANReplayConfig
+from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method
+from strategies.metrics import average_accuracy, average_forgetting, forgetting
+
+
+@dataclass(frozen=True)
+class Preset:
+    model: str
+    model_width: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    budget_bytes: int
+    condense_iterations: int
+    subset_size: int
+    real_batch: int
+    inversion_steps: int
+    embedding_width: int | None
+    lam: float = 0.0
+
+
+PRESETS = {
+    # the paper's protocol: ResNet-18, ch=64 generator, 5,000 condensation iterations, 200 epochs (GPU)
+    "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, 5000, 500, 256, 1000, None),
+    # fits 2 CPU cores in under 30 minutes on Split-CIFAR-10 with the cpu-preset generator
+    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_500_000, 40, 500, 128, 50, 32),
+    # for tests and a first try: minutes on tiny data
+    "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, 2, 500, 16, 2, 8),
+}
+HELP = {
+    "model": "classifier architecture (convnet | resnet18)",
+    "model_width": "classifier channel width (architecture default if omitted in the preset)",
+    "epochs": "training epochs per experience",
+    "batch_size": "mini-batch size of new data (replay adds as many samples again)",
+    "lr": "SGD learning rate (momentum 0.9)",
+    "budget_bytes": "memory budget of every replay method in bytes; the generator counts against it",
+    "condense_iterations": "IT-GAN condensation iterations per (class, subset) job",
+    "subset_size": "latents per condensation subset (paper: 500 on CIFAR-100)",
+    "real_batch": "real images per condensation step",
+    "inversion_steps": "GAN inversion steps per latent batch",
+    "embedding_width": "width of the ConvNet embedding nets used for inversion and condensation",
+    "lam": "weight lambda of the paired regulariser R in condensation (Eq. 4)",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="quick", choices=sorted(PRESETS),
+                   help="quick (default: runs on 2 CPU cores), paper (GPU, the paper's settings), smoke (tests)")
+    p.add_argument("--dataset", default="cifar100", help="cifar100 (default), cifar10 or imagefolder:PATH")
+    p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+    p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
+    p.add_argument("--pretrain", action="store_true",
+                   help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
+                        "and cache it at generators/<dataset>-<preset>.pt")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of: {', '.join(METHODS)}")
+    p.add_argument("--experiences", type=int, help="number of experiences (default: 10, or classes/2 if fewer than 20 classes)")
+    p.add_argument("--name", help="run name under --out-dir (default: <dataset>-<preset>-seed<seed>)")
+    p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
+    p.add_argument("--seed", type=int, default=0, help="seed of the class order, model init and all sampling")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
+    p.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"], help="how latents are stored")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for f in fields(Preset):
+        kind = {"int": int, "float": float, "str": str}.get(f.type.split(" ")[0], int)
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, help=f"{HELP[f.name]} (preset value if omitted)")
+    return p.parse_args(argv)
+
+
+class UsageError(ValueError):
+    """An option or combination of options cannot run; raised before any training."""
+
+
+def obtain_generator(args: argparse.Namespace) -> FrozenGenerator:
+    dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", args.dataset.split("/")[-1] if "/" in args.dataset else args.dataset)
+    pretrain_preset = "paper" if args.preset == "paper" else "cpu"
+    path = args.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
+    if not path.exists():
+        if not args.pretrain:
+            raise UsageError(
+                f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
+                f"{pretrain_preset} --dataset {args.dataset} --out {path}\nor pass --pretrain to do that now, "
+                f"or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10)")
+        from pretrain_generator import main as pretrain_main
+
+        if pretrain_main(["--preset", pretrain_preset, "--dataset", args.dataset, "--data-root", args.data_root,
+                          "--out", str(path), "--device", args.device]) != 0:
+            raise UsageError("pretraining the generator failed; see above")
+    return FrozenGenerator.load(path, device=args.device)
+
+
+def accuracy_row(metrics: dict, n_experiences: int) -> list[float]:
+    """Per-experience accuracy from Avalanche's ``Top1_Acc_Exp`` metrics."""
+    row = [0.0] * n_experiences
+    for key, value in metrics.items():
+        m = re.match(r"Top1_Acc_Exp/eval_phase/test_stream/Task\d+/Exp(\d+)", key)
+        if m:
+            row[int(m.group(1))] = float(value)
+    return row
+
+
+def log_step(writer, acc: list[list[float]], i: int, stored_bytes: int, wall_s: float) -> None:
+    for j in range(i + 1):
+        writer.add_scalar(f"accuracy/exp{j:02d}", acc[i][j], i)
+    for j in range(i):
+        writer.add_scalar(f"forgetting/exp{j:02d}", forgetting(acc, i, j), i)
+    writer.add_scalar("accuracy/average", average_accuracy(acc, i), i)
+    writer.add_scalar("forgetting/average", average_forgetting(acc, i), i)
+    writer.add_scalar("memory/bytes", stored_bytes, i)
+    writer.add_scalar("time/wall_s", wall_s, i)
+
+
+def run_method(name: str, benchmark, preset: Preset, args: argparse.Namespace, generator: FrozenGenerator | None,
+               n_classes: int, train_bytes: int, tb_dir: Path) -> dict:
+    """Train and evaluate one method on the stream; return its results."""
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training.plugins import EvaluationPlugin
+    from avalanche.training.supervised import JointTraining, Naive
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.manual_seed(args.seed)
+    model = build_net(preset.model, n_classes, preset.model_width)
+    itgan = ITGANReplayConfig(
+        budget_bytes=preset.budget_bytes, seed=args.seed, progress=not args.no_progress, storage_dtype=args.storage_dtype,
+        inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
+        condense=CondenseConfig(iterations=preset.condense_iterations, subset_size=preset.subset_size,
+                                real_batch=preset.real_batch, lam=preset.lam))
+    method = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size)
+    common = dict(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
+                  criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
+                  eval_mb_size=500, device=args.device, plugins=method.plugins,
+                  evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
+    writer = SummaryWriter(str(tb_dir / name))
+    start, acc, n_exp = time.time(), [], len(benchmark.train_stream)
+    if name == "joint":  # trained once on everything; its curve is that model on the experiences seen so far
+        strategy = JointTraining(**common)
+        strategy.train(benchmark.train_stream)
+        row = accuracy_row(strategy.eval(benchmark.test_stream), n_exp)
+        acc = [row] * n_exp
+    else:
+        strategy = Naive(**common)
+        for i, exp in enumerate(benchmark.train_stream):
+            strategy.train(exp)
+            acc.append(accuracy_row(strategy.eval(benchmark.test_stream), n_exp))
+            log_step(writer, acc, i, method.stored_bytes(), time.time() - start)
+            print(f"[{name}] experience {i + 1}/{n_exp}: average accuracy {average_accuracy(acc, i):.4f}, "
+                  f"forgetting {average_forgetting(acc, i):.4f}", flush=True)
+    wall = time.time() - start
+    stored = train_bytes if name == "joint" else method.stored_bytes()
+    if name == "joint":
+        for i in range(n_exp):
+            log_step(writer, acc, i, stored, wall)
+    writer.close()
+    last = n_exp - 1
+    return {"method": name, "description": METHODS[name], "accuracy_matrix": acc,
+            "average_accuracy": [average_accuracy(acc, i) for i in range(n_exp)],
+            "average_forgetting": [average_forgetting(acc, i) for i in range(n_exp)],
+            "final_average_accuracy": average_accuracy(acc, last), "final_average_forgetting": average_forgetting(acc, last),
+            "stored_bytes": stored, "wall_s": wall}
+
+
+def plot_curves(results: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_fgt) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in results.items():
+        x = range(1, len(r["average_accuracy"]) + 1)
+        style = "--" if name == "joint" else "-"
+        ax_acc.plot(x, r["average_accuracy"], style, marker="o", label=f"{name} ({r['stored_bytes'] / 1e6:.2f} MB)")
+        ax_fgt.plot(x, r["average_forgetting"], style, marker="o", label=name)
+    ax_acc.set(xlabel="experiences trained", ylabel="average accuracy (seen experiences)", title="Accuracy")
+    ax_fgt.set(xlabel="experiences trained", ylabel="average forgetting", title="Forgetting")
+    ax_acc.legend(fontsize=8)
+    ax_fgt.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (UsageError, DatasetError, BudgetError, StoredFileError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    preset = replace(PRESETS[args.preset], **{f.name: getattr(args, f.name) for f in fields(Preset)
+                                              if getattr(args, f.name) is not None})
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    train, test = load_dataset(args.dataset, args.data_root)
+    n_classes = len(train.class_names)
+    n_exp = args.experiences or (10 if n_classes >= 20 else n_classes // 2)
+    if not 1 <= n_exp <= n_classes or n_classes % n_exp:
+        raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
+    if "exemplar" in methods and preset.budget_bytes // IMAGE_BYTES < n_classes:
+        raise UsageError(f"budget of {preset.budget_bytes:,} bytes holds fewer than one exemplar per class ({n_classes} classes)")
+    generator = None
+    if any(m in LATENT_METHODS for m in methods):
+        generator = obtain_generator(args)
+        if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
+            raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
+                             f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
+        if preset.budget_bytes < generator.param_bytes:
+            raise UsageError(f"budget of {preset.budget_bytes:,} bytes is below the generator's {generator.param_bytes:,} "
+                             "bytes; raise --budget-bytes or use a narrower generator")
+        train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
+
+    from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark
+
+    benchmark = nc_benchmark(train, test, n_exp, task_labels=False, seed=args.seed)
+    name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
+    run_dir = args.out_dir / name
+    settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
+                "seed": args.seed, "storage_dtype": args.storage_dtype,
+                "class_order": [int(c) for c in benchmark.classes_order]}
+    print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
+    results = {}
+    for method in methods:
+        path = run_dir / "methods" / f"{method}.json"
+        method_settings = settings | ({"generator": generator.fingerprint} if method in LATENT_METHODS else {})
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved["settings"] != method_settings:
+                raise UsageError(f"{path} holds results of other settings; pass another --name or remove it")
+            print(f"[{method}] already done, loaded from {path}")
+            results[method] = saved["result"]
+            continue
+        results[method] = run_method(method, benchmark, preset, args, generator, n_classes,
+                                     len(train) * IMAGE_BYTES, run_dir / "tb")
+        atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
+    atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
+    plot_curves(results, run_dir / "curves.png")
+    print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'wall s':>8}")
+    for m, r in results.items():
+        print(f"{m:<10} {r['final_average_accuracy']:>13.4f} {r['final_average_forgetting']:>14.4f} "
+              f"{r['stored_bytes']:>13,} {r['wall_s']:>8.0f}")
+    print(f"wrote {run_dir / 'results.json'}, {run_dir / 'curves.png'} and TensorBoard logs in {run_dir / 'tb'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The replay methods compared at one byte budget, built from Avalanche parts and the IT-GAN plugin."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from avalanche.core import SupervisedPlugin
+from avalanche.training.plugins import ReplayPlugin
+from avalanche.training.storage_policy import ClassBalancedBuffer
+
+from itgan_replay.generator import FrozenGenerator
+
+from .itgan_plugin import ITGANReplayConfig, ITGANReplayPlugin
+
+IMAGE_BYTES = 32 * 32 * 3  # one stored uint8 CIFAR image
+LATENT_METHODS = {
+    "itgan": "IT-GAN: inversion init + condensation",
+    "inversion": "GAN inversion latents (no condensation)",
+    "gan": "GAN replay with random latents (no inversion, no condensation)",
+}
+METHODS = {
+    **LATENT_METHODS,
+    "exemplar": "raw-exemplar replay, class-balanced buffer (3,072 bytes per image)",
+    "naive": "no replay (fine-tuning)",
+    "joint": "joint training on all data (upper bound)",
+}
+
+
+class Method:
+    """A method's plugins and a way to read how many bytes it stores."""
+
+    def __init__(self, name: str, plugins: list[SupervisedPlugin], stored_bytes: Callable[[], int]) -> None:
+        self.name, self.plugins, self.stored_bytes = name, plugins, stored_bytes
+
+
+def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
+    """The plugin settings of a latent method: ``gan`` and ``inversion`` skip condensation."""
+    if name == "itgan":
+        return base
+    no_condense = replace(base.condense, iterations=0)
+    return replace(base, init="random" if name == "gan" else "inversion", condense=no_condense)
+
+
+def build_method(name: str, budget_bytes: int, n_classes: int, generator: FrozenGenerator | None = None,
+                 itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None) -> Method:
+    """Plugins for ``name`` (one of :data:`METHODS`) at ``budget_bytes``; ``joint`` and ``naive`` have none."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
+    if name in LATENT_METHODS:
+        if generator is None or itgan is None:
+            raise ValueError(f"method '{name}' needs a generator and an ITGANReplayConfig")
+        config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
+                                             total_classes=n_classes, replay_batch_size=replay_batch_size))
+        plugin = ITGANReplayPlugin(generator, config)
+        return Method(name, [plugin], lambda: plugin.memory.total_bytes)
+    if name == "exemplar":
+        mem_size = budget_bytes // IMAGE_BYTES
+        policy = ClassBalancedBuffer(mem_size, adaptive_size=False, total_num_classes=n_classes)
+        plugin = ReplayPlugin(mem_size, batch_size_mem=replay_batch_size, storage_policy=policy)
+        return Method(name, [plugin], lambda: len(policy.buffer) * IMAGE_BYTES)
+    return Method(name, [], lambda: 0)
+

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+import split_cifar100
+from conftest import tiny_generator, write_image_folder
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exp")
+    data = write_image_folder(root / "data", ["0", "1", "2", "3"])
+    generator = tiny_generator()
+    generator.save(root / "g.pt")
+    return root, f"imagefolder:{data}", root / "g.pt"
+
+
+def run(setup, *extra):
+    root, dataset, gen = setup
+    return split_cifar100.main(["--preset", "smoke", "--dataset", dataset, "--generator", str(gen), "--experiences", "2",
+                                "--out-dir", str(root / "runs"), "--name", "t", "--no-progress", *extra])
+
+
+def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
+    root = setup[0]
+    assert run(setup) == 0
+    results = json.loads((root / "runs/t/results.json").read_text())["results"]
+    assert list(results) == ["itgan", "inversion", "gan", "exemplar", "naive", "joint"]
+    for name, r in results.items():
+        assert len(r["accuracy_matrix"]) == 2 and 0 <= r["final_average_accuracy"] <= 1
+        assert (root / "runs/t/tb" / name).is_dir()
+    assert results["naive"]["stored_bytes"] == 0 and results["exemplar"]["stored_bytes"] == 48 * 3072  # all fits
+    assert results["itgan"]["stored_bytes"] <= 1_200_000
+    assert results["joint"]["final_average_forgetting"] == 0
+    assert (root / "runs/t/curves.png").stat().st_size > 1000
+    # a rerun with the same name loads finished methods instead of training again
+    assert run(setup, "--methods", "naive") == 0
+    assert "already done" in capsys.readouterr().out
+
+
+def test_rerun_with_other_settings_is_refused(setup, capsys):
+    run(setup, "--methods", "naive")
+    assert run(setup, "--methods", "naive", "--epochs", "2") == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--methods", "itgan,replay"], "unknown method"),
+    (["--budget-bytes", "20000"], "below the generator"),
+    (["--budget-bytes", "10000", "--methods", "exemplar"], "fewer than one exemplar"),
+    (["--experiences", "3"], "cannot split"),
+    (["--generator", "/nonexistent/g.pt"], "no generator at"),
+])
+def test_bad_options_stop_before_training(setup, capsys, extra, message):
+    root = setup[0]
+    assert run(setup, "--name", "bad", *extra) == 2
+    assert message in capsys.readouterr().err
+    assert not (root / "runs/bad").exists()
