@@ -1,0 +1,59 @@
+"""Helpers shared by the benchmark scripts: MAC counting, peak memory, table + JSON output."""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def macs_per_image(model: nn.Module, *inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass over the batch in ``inputs``, per image (conv + linear)."""
+    total = 0
+
+    def hook(module, args, out):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += out.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            total += out.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(*inputs)
+    for h in handles:
+        h.remove()
+    return total // inputs[0].shape[0]
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def report(rows: list[dict], columns: list[str], path: Path, meta: dict) -> None:
+    """Print ``rows`` as a table and write them with ``meta`` to the JSON file ``path``."""
+    widths = [max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  ".join(fmt(r.get(c)).rjust(w) for c, w in zip(columns, widths)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine(), **meta, "rows": rows}, indent=1))
+    print(f"wrote {path}")
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
