@@ -25,7 +25,7 @@ from torch import nn
 
 from .augment import SiameseAugment
 from .generator import FrozenGenerator
-from .inversion import NonFiniteLossError
+from .inversion import InversionConfig, NonFiniteLossError, invert
 from .nets import EmbeddingSampler
 
 
@@ -128,14 +128,34 @@ class Condenser:
 
     Args:
         generator: the frozen generator (its device is where jobs run).
-        sampler: gives the embedding net of each step (random or pooled).
+        sampler: gives the embedding net of each step (random or pooled); it also gives
+            the feature net of the inversion (drawn with the job's seed).
         config: condensation settings.
         augment: Siamese augmentation (DSA defaults); ``None`` disables augmentation.
+        inversion: how latents are initialised (Eq. 1); ``None``: N(0, I) latents.
     """
 
     def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
-                 augment: SiameseAugment | None = SiameseAugment()) -> None:
-        self.generator, self.sampler, self.config, self.augment = generator, sampler, config, augment
+                 augment: SiameseAugment | None = SiameseAugment(),
+                 inversion: InversionConfig | None = InversionConfig()) -> None:
+        self.generator, self.sampler, self.config = generator, sampler, config
+        self.augment, self.inversion = augment, inversion
+
+    def initial_latents(self, job: CondenseJob, class_real: torch.Tensor) -> torch.Tensor:
+        """The job's starting latents: inversions of its paired real images, or N(0, I), seeded by the job."""
+        paired = class_real[torch.tensor(job.indices, dtype=torch.long)]
+        if self.inversion is None:
+            return torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(job.seed))
+        inv = self.inversion
+        feature_net = self.sampler(torch.Generator().manual_seed(job.seed))
+        return invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps, inv.lr,
+                      inv.lambda_pixel, inv.batch_size, job.seed).cpu()
+
+    def run_job(self, job: CondenseJob, class_real: torch.Tensor, progress: JobProgressFn | None = None) -> torch.Tensor:
+        """Initialise and condense one job; ``class_real`` are all the class's real images
+        (``class_real[job.indices]`` are the job's paired images). Returns its latents on CPU."""
+        idx = torch.tensor(job.indices, dtype=torch.long)
+        return self.run(job, self.initial_latents(job, class_real), class_real[idx], class_real, progress)[0]
 
     def losses(self, net: nn.Module, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
                label: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,17 +206,24 @@ class Condenser:
         return z.detach().cpu(), history
 
 
-def run_jobs(condenser: Condenser, jobs: Sequence[CondenseJob], latents: dict[int, torch.Tensor],
-             real: dict[int, torch.Tensor], progress: JobProgressFn | None = None) -> dict[int, torch.Tensor]:
+def run_jobs(condenser: Condenser, jobs: Sequence[CondenseJob], real: dict[int, torch.Tensor],
+             progress: JobProgressFn | None = None) -> dict[int, torch.Tensor]:
     """Run ``jobs`` one after another in this process.
 
-    ``latents[c]`` (n_c, z_dim) are the initial latents of class ``c``; ``real[c]``
-    (m_c >= n_c, 3, H, W) are its normalised real images: all of them are sampled for
-    L_con, and the first n_c are paired with the latents, index by index, for R.
-    Returns the condensed latents per class, in the same order.
+    ``real[c]`` are the normalised real images of class ``c``: all are sampled for L_con,
+    and latent ``i`` of the class is paired with ``real[c][i]``. Returns the latents of
+    each class, ordered by index.
     """
-    out = {c: z.detach().clone().cpu() for c, z in latents.items()}
-    for job in jobs:
-        idx = torch.tensor(job.indices, dtype=torch.long)
-        out[job.label][idx], _ = condenser.run(job, latents[job.label][idx], real[job.label][idx], real[job.label], progress)
+    return assemble(jobs, {job.key: condenser.run_job(job, real[job.label], progress) for job in jobs})
+
+
+def assemble(jobs: Sequence[CondenseJob], results: dict[tuple[int, int], torch.Tensor]) -> dict[int, torch.Tensor]:
+    """Put each job's latents back at its indices: one (n_c, z_dim) tensor per class."""
+    out: dict[int, torch.Tensor] = {}
+    for label in sorted({job.label for job in jobs}):
+        mine = [job for job in jobs if job.label == label]
+        z = torch.empty(sum(len(j.indices) for j in mine), results[mine[0].key].shape[1])
+        for job in mine:
+            z[torch.tensor(job.indices, dtype=torch.long)] = results[job.key]
+        out[label] = z
     return out

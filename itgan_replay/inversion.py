@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -17,6 +18,16 @@ ProgressFn = Callable[[int, int, float], None]
 
 class NonFiniteLossError(RuntimeError):
     """An optimisation produced a NaN or infinite loss."""
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """Settings of :func:`invert` as used to initialise condensation."""
+
+    steps: int = 300
+    lr: float = 0.05
+    lambda_pixel: float = 1.0
+    batch_size: int = 500
 
 
 def inversion_loss(generated: torch.Tensor, real: torch.Tensor, feature_net: nn.Module | None,

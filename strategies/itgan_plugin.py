@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from itgan_replay.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
 from itgan_replay.generator import FrozenGenerator
-from itgan_replay.inversion import invert
+from itgan_replay.inversion import InversionConfig
 from itgan_replay.memory import BudgetError, LatentMemory
-from itgan_replay.nets import EmbeddingSampler, build_net, build_pool
+from itgan_replay.nets import EmbeddingSampler, build_pool
 
 if TYPE_CHECKING:
     from avalanche.training.templates import SupervisedTemplate
@@ -155,27 +155,19 @@ class ITGANReplayPlugin(SupervisedPlugin):
         if cfg.embedding == "pool":
             pool = build_pool(images, labels, n_classes, cfg.pool_size, cfg.pool_epochs, cfg.embedding_arch,
                               cfg.embedding_width, seed)
-        real, init = {}, {}
+        real = {}
         for c in classes:
             # shuffled so that the first ``per_class`` images are the ones the latents are paired with
-            real[c] = images[labels == c][torch.randperm(int((labels == c).sum()), generator=torch.Generator().manual_seed(seed + c))]
-            paired = real[c][:per_class]
-            if cfg.init == "inversion":
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed + c)
-                    feature_net = build_net(cfg.embedding_arch, n_classes, cfg.embedding_width)
-                if pool is not None:
-                    feature_net.load_state_dict(pool[0])
-                init[c] = invert(self.generator, paired, torch.full((len(paired),), c), feature_net,
-                                 cfg.inversion_steps, cfg.inversion_lr, seed=seed + c)
-            else:
-                init[c] = torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(seed + c))
-            self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]), "latents": len(paired)})
+            order = torch.randperm(int((labels == c).sum()), generator=torch.Generator().manual_seed(seed + c))
+            real[c] = images[labels == c][order]
+            self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]),
+                                   "latents": min(per_class, len(real[c]))})
         sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)
-        condenser = Condenser(self.generator, sampler, cfg.condense)
-        jobs = plan_jobs({c: len(init[c]) for c in classes}, cfg.condense, seed)
+        inversion = InversionConfig(cfg.inversion_steps, cfg.inversion_lr) if cfg.init == "inversion" else None
+        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion)
+        jobs = plan_jobs({c: min(per_class, len(real[c])) for c in classes}, cfg.condense, seed)
         with tqdm(total=len(jobs) * cfg.condense.iterations, disable=not cfg.progress, desc="condense", leave=False) as bar:
-            out = run_jobs(condenser, jobs, init, real, progress=lambda job, step, loss: bar.update(1))
+            out = run_jobs(condenser, jobs, real, progress=lambda job, step, loss: bar.update(1))
         for c in classes:
             self.memory.add(c, out[c])
         if cfg.budget_bytes is not None:

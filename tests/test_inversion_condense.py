@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from itgan_replay.condense import (CondenseConfig, Condenser, distribution_matching_loss, paired_regulariser,
-                                   plan_jobs, run_jobs)
-from itgan_replay.inversion import invert
+from itgan_replay.condense import (CondenseConfig, Condenser, assemble, distribution_matching_loss,
+                                   paired_regulariser, plan_jobs, run_jobs)
+from itgan_replay.inversion import InversionConfig, invert
 from itgan_replay.nets import ConvNet, EmbeddingSampler
 
 
@@ -45,13 +45,13 @@ def eval_dm(generator, z, real, label=0, n_nets=12):
                    for net in (sampler(rng) for _ in range(n_nets))) / n_nets
 
 
-def condense(generator, split="fixed", seed=0, iterations=40, lam=0.0):
+def condense(generator, split="fixed", seed=0, iterations=40, lam=0.0, inversion=None):
     real = class_data()
-    z0 = torch.randn(12, 16, generator=torch.Generator().manual_seed(1))
     config = CondenseConfig(iterations=iterations, lr=0.05, lam=lam, real_batch=32, subset_size=6, split=split)
-    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=16), config)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=16), config, inversion=inversion)
     jobs = plan_jobs({0: 12}, config, seed)
-    return run_jobs(condenser, jobs, {0: z0}, {0: real[:12]})[0], z0, real
+    z0 = assemble(jobs, {job.key: condenser.initial_latents(job, real) for job in jobs})[0]
+    return run_jobs(condenser, jobs, {0: real})[0], z0, real
 
 
 def test_condensation_lowers_the_matching_loss(generator):
@@ -64,6 +64,15 @@ def test_fixed_split_is_deterministic_per_seed(generator):
     b, _, _ = condense(generator, seed=3, iterations=5, lam=0.1)
     c, _, _ = condense(generator, seed=4, iterations=5, lam=0.1)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_inversion_initialises_jobs_from_their_paired_images(generator):
+    inv = InversionConfig(steps=30, lr=0.05)
+    z, z0, real = condense(generator, iterations=0, inversion=inv)
+    assert torch.equal(z, z0)  # zero iterations: the initialisation itself
+    random_z, _, _ = condense(generator, iterations=0)
+    pixel_error = lambda latents: (generator.generate(latents, torch.zeros(12, dtype=torch.long)) - real[:12]).pow(2).mean()  # noqa: E731
+    assert pixel_error(z) < pixel_error(random_z)
 
 
 def test_plan_jobs_covers_each_latent_once():
@@ -79,9 +88,9 @@ def test_random_split_and_gradient_matching_run(generator):
     z, z0, _ = condense(generator, split="random", iterations=3)
     assert not torch.equal(z, z0)
     config = CondenseConfig(iterations=2, lr=0.05, real_batch=8, matching="gradient")
-    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config)
-    out = run_jobs(condenser, plan_jobs({1: 4}, config), {1: torch.randn(4, 16)}, {1: class_data(8)[:4]})
-    assert torch.isfinite(out[1]).all()
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
+    out = run_jobs(condenser, plan_jobs({1: 4}, config), {1: class_data(8)})
+    assert out[1].shape == (4, 16) and torch.isfinite(out[1]).all()
 
 
 def test_bad_configs_are_errors():
