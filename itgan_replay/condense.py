@@ -85,6 +85,17 @@ def plan_jobs(class_sizes: dict[int, int], config: CondenseConfig, seed: int = 0
     return jobs
 
 
+def class_image_sets(images: torch.Tensor, labels: torch.Tensor, classes: Sequence[int], seed: int = 0) -> dict[int, torch.Tensor]:
+    """Each class's images in a seeded random order: latent ``i`` of a class pairs with its image ``i``."""
+    out = {}
+    for c in classes:
+        mine = images[labels == c]
+        if not len(mine):
+            raise ValueError(f"class {c} has no images to condense")
+        out[c] = mine[torch.randperm(len(mine), generator=torch.Generator().manual_seed(seed * 100_003 + c))]
+    return out
+
+
 def distribution_matching_loss(real_emb: torch.Tensor, syn_emb: torch.Tensor) -> torch.Tensor:
     """L_con: squared Euclidean distance between the mean embeddings (Eq. 2)."""
     return (real_emb.mean(0) - syn_emb.mean(0)).pow(2).sum()

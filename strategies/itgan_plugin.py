@@ -17,7 +17,7 @@ from avalanche.core import SupervisedPlugin
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from itgan_replay.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
+from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs, run_jobs
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.inversion import InversionConfig
 from itgan_replay.memory import BudgetError, LatentMemory
@@ -155,11 +155,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
         if cfg.embedding == "pool":
             pool = build_pool(images, labels, n_classes, cfg.pool_size, cfg.pool_epochs, cfg.embedding_arch,
                               cfg.embedding_width, seed)
-        real = {}
+        real = class_image_sets(images, labels, classes, seed)
         for c in classes:
-            # shuffled so that the first ``per_class`` images are the ones the latents are paired with
-            order = torch.randperm(int((labels == c).sum()), generator=torch.Generator().manual_seed(seed + c))
-            real[c] = images[labels == c][order]
             self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]),
                                    "latents": min(per_class, len(real[c]))})
         sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)

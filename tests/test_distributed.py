@@ -1,0 +1,95 @@
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from itgan_replay.condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
+from itgan_replay.distributed import ShardMergeError, assign, merge_shards, run_distributed
+from itgan_replay.inversion import InversionConfig
+from itgan_replay.nets import EmbeddingSampler
+from conftest import tiny_generator
+
+CONFIG = CondenseConfig(iterations=2, lr=0.05, real_batch=8, subset_size=3)
+
+
+def work():
+    torch.set_num_threads(1)
+    generator = tiny_generator()
+    g = torch.Generator().manual_seed(0)
+    real = {c: torch.randn(8, 3, 32, 32, generator=g) + c for c in range(3)}
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), CONFIG, inversion=InversionConfig(steps=2))
+    return condenser, plan_jobs({0: 6, 1: 5, 2: 3}, CONFIG, seed=1), real
+
+
+def worker(rank, world, port, shard_dir, out_dir, fail_rank):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    condenser, jobs, real = work()
+    finished = []
+
+    def progress(job, step, loss):
+        if rank == fail_rank and finished and job.key != finished[-1]:
+            raise RuntimeError("simulated crash at the start of the second job")
+        if step == CONFIG.iterations:
+            finished.append(job.key)
+    try:
+        latents, ran = run_distributed(condenser, jobs, real, shard_dir, progress)
+        torch.save({"ran": ran, "latents": latents}, out_dir / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp_path, fail_rank=-1):
+    mp.spawn(worker, args=(2, free_port(), tmp_path / "shards", tmp_path, fail_rank), nprocs=2)
+    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    threads = torch.get_num_threads()
+    condenser, jobs, real = work()
+    try:
+        return run_jobs(condenser, jobs, real)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_two_gloo_processes_equal_one_process(tmp_path, reference):
+    rank0, rank1 = launch(tmp_path)
+    assert rank1["latents"] is None
+    assert set(rank0["latents"]) == set(reference)
+    assert all(torch.equal(rank0["latents"][c], reference[c]) for c in reference)
+
+
+def test_killed_rank_restarts_without_redoing_finished_jobs(tmp_path, reference):
+    with pytest.raises(Exception, match="simulated crash"):
+        launch(tmp_path, fail_rank=1)
+    _, jobs, _ = work()
+    rank0, rank1 = launch(tmp_path)
+    assert rank1["ran"] == len(assign(jobs, 2)[1]) - 1  # its first job came from the shard
+    assert all(torch.equal(rank0["latents"][c], reference[c]) for c in reference)
+
+
+def test_assignment_is_balanced_and_deterministic():
+    jobs = [CondenseJob(c, 0, tuple(range(n)), c) for c, n in enumerate([5, 4, 3, 3, 1])]
+    shares = assign(jobs, 2)
+    assert [[j.label for j in s] for s in shares] == [[0, 3], [1, 2, 4]]  # loads 5+3 and 4+3+1
+    assert assign(jobs, 2) == shares
+
+
+def test_merge_reports_missing_and_duplicated_jobs():
+    jobs = [CondenseJob(0, 0, (0, 1), 0), CondenseJob(0, 1, (2,), 1)]
+    z = torch.zeros(2, 4)
+    with pytest.raises(ShardMergeError, match="more than one shard"):
+        merge_shards([{"0:0": z, "0:1": z[:1]}, {"0:0": z}], jobs)
+    with pytest.raises(ShardMergeError, match="have no result"):
+        merge_shards([{"0:0": z}], jobs)
+    with pytest.raises(ShardMergeError, match="not in the plan"):
+        merge_shards([{"0:0": z, "0:1": z[:1], "5:0": z}], jobs)
