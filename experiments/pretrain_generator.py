@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer.load_checkpoint()
         print(f"resuming at iteration {trainer.iteration} of {config.iterations}")
     print(f"training on {len(train)} images, {len(train.class_names)} classes; config {asdict(config)}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` checkpoints like Ctrl-C
     try:
         trainer.train(progress=not args.no_progress)
     except KeyboardInterrupt:
