@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, g in (("trained", generator), ("random_init", random_init)):
         scores[name] = classification_accuracy_score(g, test_x, test.labels, args.cas_per_class, args.cas_epochs, seed=config.seed)
         print(f"CAS ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {scores[name]:.4f}")
+        trainer.writer.add_scalar(f"quality/cas_{name}", scores[name], trainer.iteration)
     report = {"dataset": args.dataset, "preset": args.preset, "config": asdict(config), "iterations": trainer.iteration,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
               "cas": scores["trained"], "cas_random_init": scores["random_init"], "cas_per_class": args.cas_per_class,

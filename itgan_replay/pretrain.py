@@ -57,7 +57,7 @@ class PretrainConfig:
 PRESETS: dict[str, PretrainConfig] = {
     "paper": PretrainConfig(),
     "cpu": PretrainConfig(ch=8, d_ch=8, batch_size=50, d_steps=2, lr_g=4e-4, lr_d=4e-4, ema_decay=0.999, ema_start=500,
-                          iterations=3000, checkpoint_every=250, log_every=25),
+                          iterations=2500, checkpoint_every=250, log_every=25),
 }
 
 
