@@ -1,4 +1,4 @@
-"""Condense a whole dataset into a latent memory, on one process or many (torchrun).
+r"""Condense a whole dataset into a latent memory, on one process or many (torchrun).
 
     python experiments/condense.py --generator G.pt --dataset imagefolder:PATH --out memory.pt
     torchrun --nproc_per_node=N experiments/condense.py --generator G.pt --dataset cifar100 --out memory.pt
@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from cli import add_dataset_options
 from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.distributed import ShardMergeError, run_distributed
@@ -33,8 +34,7 @@ from itgan_replay.nets import EmbeddingSampler
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--generator", type=Path, required=True, help="generator file from experiments/pretrain_generator.py")
-    p.add_argument("--dataset", required=True, help="cifar10, cifar100 or imagefolder:PATH")
-    p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+    add_dataset_options(p)
     p.add_argument("--out", type=Path, required=True, help="latent memory file written by rank 0")
     p.add_argument("--shard-dir", type=Path, help="per-rank shards of finished jobs (default: OUT + '.shards')")
     p.add_argument("--latents-per-class", type=int, default=100, help="latents per class (capped at the class's image count)")

@@ -1,4 +1,4 @@
-"""Pretrain the class-conditional generator that IT-GAN replay needs.
+r"""Pretrain the class-conditional generator that IT-GAN replay needs.
 
     python experiments/pretrain_generator.py --preset cpu \
         --dataset imagefolder:../shared/data/cifar10-jpeg --out generators/cifar10-cpu.pt
@@ -13,11 +13,12 @@ import argparse
 import json
 import signal
 import sys
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from cli import add_dataset_options, add_preset_options, preset_overrides
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator, Generator
 from itgan_replay.io import atomic_write_bytes
@@ -45,8 +46,7 @@ HELP = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, help="cifar10, cifar100 or imagefolder:PATH (PATH/train/<class>/, PATH/test/<class>/)")
-    p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+    add_dataset_options(p)
     p.add_argument("--resize", action="store_true", help="resize images that are not 32x32 (otherwise they are an error)")
     p.add_argument("--out", required=True, type=Path, help="generator file to write, e.g. generators/NAME.pt")
     p.add_argument("--workdir", type=Path, help="checkpoint, samples and TensorBoard logs (default: OUT without .pt + '.work')")
@@ -57,19 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cas-per-class", type=int, default=500, help="generated images per class for the CAS classifier")
     p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    for f in fields(PretrainConfig):
-        kind = int if f.type in ("int", "bool") else float
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
-                       help=f"{HELP[f.name]} (preset value if omitted)")
+    add_preset_options(p, PretrainConfig, HELP)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in fields(PretrainConfig)}
-    if overrides["diffaug"] is not None:
-        overrides["diffaug"] = bool(overrides["diffaug"])
-    config = config_with_overrides(args.preset, **overrides)
+    config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
     try:
         train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)

@@ -1,4 +1,4 @@
-"""Class-incremental Split-CIFAR-100 with IT-GAN latent replay against equal-byte baselines.
+r"""Class-incremental Split-CIFAR-100 with IT-GAN latent replay against equal-byte baselines.
 
     python experiments/split_cifar100.py --generator generators/NAME.pt
     python experiments/split_cifar100.py --preset quick --dataset imagefolder:../shared/data/cifar10-jpeg \
@@ -17,11 +17,12 @@ import json
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
+from cli import add_dataset_options, add_preset_options, preset_overrides
 from itgan_replay.condense import CondenseConfig
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator
@@ -59,7 +60,7 @@ PRESETS = {
 }
 HELP = {
     "model": "classifier architecture (convnet | resnet18)",
-    "model_width": "classifier channel width (architecture default if omitted in the preset)",
+    "model_width": "classifier channel width (the architecture's default where the preset has none)",
     "epochs": "training epochs per experience",
     "batch_size": "mini-batch size of new data (replay adds as many samples again)",
     "lr": "SGD learning rate (momentum 0.9)",
@@ -77,8 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS),
                    help="quick (default: runs on 2 CPU cores), paper (GPU, the paper's settings), smoke (tests)")
-    p.add_argument("--dataset", default="cifar100", help="cifar100 (default), cifar10 or imagefolder:PATH")
-    p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+    add_dataset_options(p, default="cifar100")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
                    help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
@@ -91,9 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
     p.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"], help="how latents are stored")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    for f in fields(Preset):
-        kind = {"int": int, "float": float, "str": str}.get(f.type.split(" ")[0], int)
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, help=f"{HELP[f.name]} (preset value if omitted)")
+    add_preset_options(p, Preset, HELP)
     return p.parse_args(argv)
 
 
@@ -222,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    preset = replace(PRESETS[args.preset], **{f.name: getattr(args, f.name) for f in fields(Preset)
-                                              if getattr(args, f.name) is not None})
+    preset = replace(PRESETS[args.preset], **preset_overrides(args, Preset))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:

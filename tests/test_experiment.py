@@ -56,3 +56,17 @@ def test_bad_options_stop_before_training(setup, capsys, extra, message):
     assert run(setup, "--name", "bad", *extra) == 2
     assert message in capsys.readouterr().err
     assert not (root / "runs/bad").exists()
+
+
+def test_synthetic_training_compares_four_sources_of_equal_size(setup):
+    import synthetic_training
+
+    root, dataset, gen = setup
+    out = root / "synthetic"
+    assert synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--seeds", "0", "1",
+                                    "--epochs", "1", "--iterations", "1", "--inversion-steps", "1", "--width", "8",
+                                    "--embedding-width", "8", "--real-batch", "8", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(r["source"] for r in summary) == ["gan", "inversion", "itgan", "real"]
+    assert all(r["seeds"] == 2 and 0 <= r["mean"] <= 1 for r in summary)
+    assert (out / "accuracy.png").exists()

@@ -90,3 +90,10 @@ def test_bad_plugin_settings_are_errors():
     generator = tiny_generator()
     with pytest.raises(BudgetError, match="below the generator"):
         ITGANReplayPlugin(generator, plugin_config(budget_bytes=generator.param_bytes - 1))
+
+
+def test_pooled_embedding_nets_are_trained_on_the_experience():
+    plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, embedding="pool", pool_size=2))
+    run(plugin, tiny_benchmark(), Spy())
+    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 2, 1: 2, 2: 2, 3: 2}
+    assert all(torch.isfinite(z).all() for z in plugin.memory.latents.values())

@@ -1,0 +1,38 @@
+"""Command-line pieces shared by the experiment scripts."""
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import fields
+from typing import Any
+
+# Avalanche imports qpsolvers, which warns on every start that no QP solver is installed (only GEM-like
+# strategies need one; nothing here does).
+warnings.filterwarnings("ignore", message="no QP solver found")
+
+TYPES = {"int": int, "float": float, "str": str, "bool": int}
+
+
+def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--dataset`` and ``--data-root``."""
+    p.add_argument("--dataset", required=default is None, default=default,
+                   help=f"cifar10, cifar100 or imagefolder:PATH (PATH/train/<class>/, PATH/test/<class>/)"
+                        f"{'; default ' + default if default else ''}")
+    p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+
+
+def add_preset_options(p: argparse.ArgumentParser, preset_class: type, help_texts: dict[str, str]) -> None:
+    """One ``--option`` per field of the preset dataclass; omitted options keep the preset's value."""
+    for f in fields(preset_class):
+        kind = TYPES[str(f.type).split(" ")[0]]
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, help=f"{help_texts[f.name]} (preset value if omitted)")
+
+
+def preset_overrides(args: argparse.Namespace, preset_class: type) -> dict[str, Any]:
+    """The preset fields given on the command line, converted to their field types."""
+    out = {}
+    for f in fields(preset_class):
+        value = getattr(args, f.name)
+        if value is not None:
+            out[f.name] = bool(value) if str(f.type) == "bool" else value
+    return out
