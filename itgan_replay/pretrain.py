@@ -188,7 +188,8 @@ class GANTrainer:
             z, y_fake = self._fake_inputs()
             with torch.no_grad():
                 fake = self.G(z, y_fake)
-            loss_d_real = F.relu(1 - self.D(self._augment(x), y)).mean()
+            d_real = self.D(self._augment(x), y)
+            loss_d_real = F.relu(1 - d_real).mean()
             loss_d_fake = F.relu(1 + self.D(self._augment(fake), y_fake)).mean()
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d_real + loss_d_fake).backward()
@@ -200,7 +201,8 @@ class GANTrainer:
         self.opt_g.step()
         self.iteration += 1
         self._update_ema()
-        losses = {"loss/d_real": loss_d_real.item(), "loss/d_fake": loss_d_fake.item(), "loss/g": loss_g.item()}
+        losses = {"loss/d_real": loss_d_real.item(), "loss/d_fake": loss_d_fake.item(), "loss/g": loss_g.item(),
+                  "d/output_spread": (d_real.max() - d_real.min()).item()}
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingDivergedError(
                 f"non-finite loss at iteration {self.iteration}: {losses}. The last good checkpoint "
@@ -244,7 +246,7 @@ class GANTrainer:
         """Run until ``config.iterations``; checkpoint every ``checkpoint_every`` and on Ctrl-C."""
         cfg = self.config
         bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress, desc="pretrain", unit="it")
-        start, start_it = time.time(), self.iteration
+        start, start_it, warned_dead_d = time.time(), self.iteration, False
         try:
             while self.iteration < cfg.iterations:
                 losses = self.step()
@@ -253,6 +255,11 @@ class GANTrainer:
                     ips = (self.iteration - start_it) * cfg.batch_size / max(1e-9, time.time() - start)
                     stats = {k.split("/")[1]: f"{v:.3f}" for k, v in losses.items()} | {"img/s": f"{ips:.0f}"}
                     bar.set_postfix(stats)
+                    if losses["d/output_spread"] == 0 and not warned_dead_d:
+                        warned_dead_d = True
+                        bar.write(f"warning: at iteration {self.iteration} the discriminator gives every image the same "
+                                  "score (all its features are <= 0), so G gets no gradient; a lower --lr-d or a wider "
+                                  "--d-ch, from an earlier checkpoint, may avoid it")
                     if not progress:
                         print(f"iteration {self.iteration}/{cfg.iterations} {stats}", flush=True)
                     if self.writer:

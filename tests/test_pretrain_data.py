@@ -105,3 +105,12 @@ def test_offline_cifar_says_where_to_put_files(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.CIFAR10, "download", offline)
     with pytest.raises(DatasetError, match="cifar-10-python.tar.gz"):
         load_dataset("cifar10", tmp_path)
+
+
+def test_dead_discriminator_is_reported(tmp_path, monkeypatch, capsys):
+    t = trainer(tmp_path, replace(TINY, iterations=2))
+    real_forward = type(t.D).forward
+    monkeypatch.setattr(type(t.D), "forward", lambda self, x, y: real_forward(self, x, y) * 0 + 0.5)
+    t.train(progress=False)
+    captured = capsys.readouterr()
+    assert "gives every image the same score" in captured.out + captured.err
