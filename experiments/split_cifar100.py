@@ -192,6 +192,7 @@ def run_method(name: str, benchmark, preset: Preset, args: argparse.Namespace, g
 
 def plot_curves(results: dict[str, dict], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -204,6 +205,8 @@ def plot_curves(results: dict[str, dict], path: Path) -> None:
         ax_fgt.plot(x, r["average_forgetting"], style, marker="o", label=name)
     ax_acc.set(xlabel="experiences trained", ylabel="average accuracy (seen experiences)", title="Accuracy")
     ax_fgt.set(xlabel="experiences trained", ylabel="average forgetting", title="Forgetting")
+    for ax in (ax_acc, ax_fgt):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax_acc.legend(fontsize=8)
     ax_fgt.legend(fontsize=8)
     fig.tight_layout()
