@@ -1,6 +1,6 @@
 """Regeneration speed: FrozenGenerator (fp32, bf16) against a plain eager fp32 forward of the same weights.
 
-    python benchmarks/regenerate.py [--widths 16 32 64] [--chunk 500] [--seconds 3] [--out benchmarks/results/regenerate.json]
+    python benchmarks/regenerate.py [--widths 16 32 64] [--variants ...] [--chunk 500] [--seconds 3] [--out FILE.json]
 
 Each (width, variant) runs in its own process so that its peak memory is its own. Reports
 images/s, the speed ratio to the plain forward measured in the same run, the peak resident
@@ -53,6 +53,8 @@ def measure(width: int, variant: str, chunk: int, seconds: float, device: str) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64], help="generator channel widths (ch)")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                   help="what to time (bf16 is slow on CPUs without bf16 instructions: time it with a smaller --chunk)")
     p.add_argument("--chunk", type=int, default=500, help="images per forward pass (FrozenGenerator chunk size)")
     p.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per measurement")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to generate")
@@ -64,12 +66,12 @@ def main() -> None:
         return
     rows = []
     for width in args.widths:
-        for variant in VARIANTS:
+        for variant in args.variants:
             cmd = [sys.executable, __file__, "--one", str(width), variant, "--chunk", str(args.chunk),
                    "--seconds", str(args.seconds), "--device", args.device]
             row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-            plain = next((r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), row)
-            row["speed_vs_plain"] = row["images_per_s"] / plain["images_per_s"]
+            plain = next((r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), None)
+            row["speed_vs_plain"] = row["images_per_s"] / plain["images_per_s"] if plain else None
             rows.append(row)
             print(f"  width {width} {variant}: {row['images_per_s']:.1f} images/s", flush=True)
     report(rows, ["width", "variant", "params", "macs_per_image", "images_per_s", "speed_vs_plain", "peak_rss_mib"],

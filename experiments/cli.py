@@ -1,9 +1,10 @@
-"""Command-line pieces shared by the experiment scripts."""
+"""Pieces shared by the experiment scripts: command-line options and result files."""
 from __future__ import annotations
 
 import argparse
 import warnings
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 # Avalanche imports qpsolvers, which warns on every start that no QP solver is installed (only GEM-like
@@ -36,3 +37,13 @@ def preset_overrides(args: argparse.Namespace, preset_class: type) -> dict[str, 
         if value is not None:
             out[f.name] = bool(value) if str(f.type) == "bool" else value
     return out
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG atomically (temp file, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)

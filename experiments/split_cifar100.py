@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options, add_preset_options, preset_overrides
+from cli import add_dataset_options, add_preset_options, preset_overrides, save_figure
 from itgan_replay.condense import CondenseConfig
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator
@@ -210,10 +210,7 @@ def plot_curves(results: dict[str, dict], path: Path) -> None:
     ax_acc.legend(fontsize=8)
     ax_fgt.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options
+from cli import add_dataset_options, save_figure
 from itgan_replay.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator
@@ -84,10 +84,7 @@ def plot(summary: list[dict], path: Path) -> None:
         ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy", title=arch)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
