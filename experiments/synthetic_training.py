@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=64, help="classifier width")
     p.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
     p.add_argument("--iterations", type=int, default=100, help="condensation iterations per job")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the latents in condensation (paper: 1e-3)")
     p.add_argument("--inversion-steps", type=int, default=100, help="inversion steps")
     p.add_argument("--lam", type=float, default=0.0, help="weight of the paired regulariser R")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width for inversion/condensation")
@@ -54,7 +55,7 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
     """The four same-size training sets of ``n`` images per class."""
     classes = sorted(real)
     labels = torch.arange(len(classes)).repeat_interleave(n)
-    config = CondenseConfig(iterations=args.iterations, subset_size=n, real_batch=args.real_batch, lam=args.lam)
+    config = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=n, real_batch=args.real_batch, lam=args.lam)
     condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width), config,
                           inversion=InversionConfig(steps=args.inversion_steps))
     jobs = plan_jobs({c: n for c in classes}, config, seed)
