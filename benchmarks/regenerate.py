@@ -70,7 +70,8 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--one", str(width), variant, "--chunk", str(args.chunk),
                    "--seconds", str(args.seconds), "--device", args.device]
             row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-            plain = next((r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), None)
+            plain = row if variant == "plain-fp32" else next(
+                (r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), None)
             row["speed_vs_plain"] = row["images_per_s"] / plain["images_per_s"] if plain else None
             rows.append(row)
             print(f"  width {width} {variant}: {row['images_per_s']:.1f} images/s", flush=True)
