@@ -20,13 +20,13 @@ from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.nets import EmbeddingSampler
 
 
-def step_seconds(condenser: Condenser, sizes: dict[int, int], real: dict[int, torch.Tensor], steps: int) -> float:
-    latents = {c: torch.randn(n, 128) for c, n in sizes.items()}
+def step_seconds(condenser: Condenser, sizes: dict[int, int], real: dict[int, torch.Tensor]) -> float:
+    """Seconds per condensation step of all the jobs of ``sizes`` (random initial latents), after a warm-up job."""
     jobs = plan_jobs(sizes, condenser.config)
-    run_jobs(condenser, jobs[:1], {jobs[0].label: latents[jobs[0].label]}, real)  # warm-up
+    run_jobs(condenser, jobs[:1], real)
     start = time.perf_counter()
-    run_jobs(condenser, jobs, latents, real)
-    return (time.perf_counter() - start) / (steps + 1)
+    run_jobs(condenser, jobs, real)
+    return (time.perf_counter() - start) / condenser.config.iterations
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("--latents", type=int, default=100, help="latents per class")
     p.add_argument("--real", type=int, default=256, help="real images per class and per step")
     p.add_argument("--width", type=int, default=128, help="ConvNet embedding width")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per job (after one warm-up step)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per job (after one warm-up job)")
     p.add_argument("--subset-sizes", type=int, nargs="+", default=[25, 50, 100, 200], help="latents per job for scaling")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to run")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/condense.json"), help="JSON output")
@@ -44,14 +44,15 @@ def main() -> None:
     torch.manual_seed(0)
     generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3,
                                 device=args.device)
-    config = CondenseConfig(iterations=args.steps + 1, real_batch=args.real, subset_size=max(args.subset_sizes + [args.latents]))
-    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, args.width, device=args.device), config)
+    config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=max(args.subset_sizes + [args.latents]))
+    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, args.width, device=args.device), config,
+                          inversion=None)
     real = {c: torch.randn(max(args.real, max(args.subset_sizes)), 3, 32, 32) for c in range(args.classes)}
     rows = [{"case": "all-classes", "latents_per_job": args.latents, "jobs": args.classes,
-             "s_per_step": step_seconds(condenser, {c: args.latents for c in range(args.classes)}, real, args.steps)}]
+             "s_per_step": step_seconds(condenser, {c: args.latents for c in range(args.classes)}, real)}]
     for n in args.subset_sizes:
         rows.append({"case": f"subset={n}", "latents_per_job": n, "jobs": 1,
-                     "s_per_step": step_seconds(condenser, {0: n}, real, args.steps)})
+                     "s_per_step": step_seconds(condenser, {0: n}, real)})
     ref = next((r["s_per_step"] for r in rows[1:] if r["latents_per_job"] == args.latents), None)
     for r in rows[1:]:
         r["relative_to_%d" % args.latents] = r["s_per_step"] / ref if ref else None

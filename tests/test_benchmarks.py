@@ -1,0 +1,22 @@
+"""The benchmark scripts run end to end on tiny settings and write their JSON (no timings are checked)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize("script, args", [
+    ("regenerate.py", ["--widths", "2", "--seconds", "0.05", "--chunk", "4"]),
+    ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
+    ("condense_scaling.py", ["--classes", "2", "--latents", "4", "--subset", "2", "--iterations", "1", "--inversion-steps", "1",
+                             "--real", "8", "--width", "8"]),
+])
+def test_benchmark_runs_and_writes_json(tmp_path, script, args):
+    out = tmp_path / "result.json"
+    subprocess.run([sys.executable, str(BENCH / script), *args, "--out", str(out)], check=True, capture_output=True)
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(isinstance(r, dict) for r in rows)
