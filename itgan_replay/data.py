@@ -50,14 +50,8 @@ class ImageTensors(Dataset):
         std = torch.tensor(self.std).view(3, 1, 1)
         return (images.float() / 255 - mean) / std
 
-    def class_images(self, c: int) -> torch.Tensor:
-        """Normalised float images of class ``c``."""
-        return self.normalize(self.images[self.labels == c])
-
-    def subset(self, indices: torch.Tensor) -> "ImageTensors":
-        return ImageTensors(self.images[indices], self.labels[indices], self.class_names, self.mean, self.std)
-
     def with_stats(self, mean: tuple[float, ...], std: tuple[float, ...]) -> "ImageTensors":
+        """The same images, normalised with another mean/std (e.g. a generator's)."""
         return ImageTensors(self.images, self.labels, self.class_names, tuple(mean), tuple(std))
 
 
