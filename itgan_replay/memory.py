@@ -71,12 +71,7 @@ class LatentMemory:
                rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Regenerate ``n`` labelled images from latents drawn uniformly (with replacement)
         among the stored latents of ``classes`` (default: all). Images come out on ``device``."""
-        classes = self.classes if classes is None else classes
-        missing = [c for c in classes if c not in self.latents]
-        if missing or not classes:
-            raise ValueError(f"classes {missing or classes} have no latents in memory")
-        z = torch.cat([self.latents[c] for c in classes])
-        y = torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in classes])
+        z, y = self.all(classes)
         idx = torch.randint(len(z), (n,), generator=rng)
         return self.generate(z[idx], y[idx], device)
 
@@ -87,10 +82,14 @@ class LatentMemory:
             self.generator.to(device)
         return self.generator.generate(z.float().to(device), y.to(device)), y.to(device)
 
-    def all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All stored latents (float32) and their labels."""
-        z = torch.cat([self.latents[c].float() for c in self.classes])
-        return z, torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in self.classes])
+    def all(self, classes: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stored latents (float32) of ``classes`` (default: all) and their labels."""
+        classes = self.classes if classes is None else classes
+        missing = [c for c in classes if c not in self.latents]
+        if missing or not classes:
+            raise ValueError(f"classes {missing or classes} have no latents in memory")
+        z = torch.cat([self.latents[c].float() for c in classes])
+        return z, torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in classes])
 
     def capacity(self, budget_bytes: int) -> int:
         """How many latents fit beside the generator in ``budget_bytes``.
