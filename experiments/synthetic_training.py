@@ -60,8 +60,7 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
                           inversion=InversionConfig(steps=args.inversion_steps))
     jobs = plan_jobs({c: n for c in classes}, config, seed)
     inverted = {job.key: condenser.initial_latents(job, real[job.label]) for job in jobs}
-    condensed = {job.key: condenser.run(job, inverted[job.key], real[job.label][list(job.indices)], real[job.label])[0]
-                 for job in jobs}
+    condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.key]) for job in jobs}
     z_random = torch.randn(len(labels), generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
     latents = {"gan": z_random, "inversion": torch.cat([assemble(jobs, inverted)[c] for c in classes]),
                "itgan": torch.cat([assemble(jobs, condensed)[c] for c in classes])}

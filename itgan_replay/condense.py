@@ -162,11 +162,15 @@ class Condenser:
         return invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps, inv.lr,
                       inv.lambda_pixel, inv.batch_size, job.seed).cpu()
 
-    def run_job(self, job: CondenseJob, class_real: torch.Tensor, progress: JobProgressFn | None = None) -> torch.Tensor:
-        """Initialise and condense one job; ``class_real`` are all the class's real images
-        (``class_real[job.indices]`` are the job's paired images). Returns its latents on CPU."""
+    def run_job(self, job: CondenseJob, class_real: torch.Tensor, progress: JobProgressFn | None = None,
+                initial: torch.Tensor | None = None) -> torch.Tensor:
+        """Initialise (unless ``initial`` latents are given) and condense one job; ``class_real`` are
+        all the class's real images (``class_real[job.indices]`` are the job's paired images).
+        Returns its latents on CPU."""
         idx = torch.tensor(job.indices, dtype=torch.long)
-        return self.run(job, self.initial_latents(job, class_real), class_real[idx], class_real, progress)[0]
+        if initial is None:
+            initial = self.initial_latents(job, class_real)
+        return self.run(job, initial, class_real[idx], class_real, progress)[0]
 
     def losses(self, net: nn.Module, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
                label: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
