@@ -70,3 +70,30 @@ def test_synthetic_training_compares_four_sources_of_equal_size(setup):
     assert sorted(r["source"] for r in summary) == ["gan", "inversion", "itgan", "real"]
     assert all(r["seeds"] == 2 and 0 <= r["mean"] <= 1 for r in summary)
     assert (out / "accuracy.png").exists()
+
+
+def test_crossings_interpolate_where_the_accuracy_difference_changes_sign():
+    from budget_sweep import crossings
+
+    points = {"itgan": [(1, 0.2), (2, 0.3), (4, 0.5)], "exemplar": [(0, 0.1), (1, 0.3), (2, 0.35), (4, 0.4)]}
+    # differences -0.1, -0.05, +0.1 at 1, 2, 4: zero at 2 + 2 * 0.05 / 0.15
+    assert crossings(points, "itgan", "exemplar") == pytest.approx([2 + 2 / 3])
+    assert crossings(points, "exemplar", "itgan") == pytest.approx([2 + 2 / 3])
+    assert crossings({"a": [(1, 0.5), (2, 0.6)], "b": [(1, 0.4), (2, 0.5)]}, "a", "b") == []
+
+
+def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fit(setup, capsys):
+    import budget_sweep
+
+    root, dataset, gen = setup
+    small = 30_000  # below the tiny generator's bytes: exemplar only
+    assert budget_sweep.main(["--dataset", dataset, "--generator", str(gen), "--budgets", "200000", str(small),
+                              "--preset", "smoke", "--name", "sweep", "--out-dir", str(root / "runs"), "--no-progress"]) == 0
+    sweep = json.loads((root / "runs/sweep/sweep.json").read_text())
+    assert [(r["method"], r["budget_bytes"]) for r in sweep["runs"]] == [
+        ("exemplar", small), ("exemplar", 200_000), ("itgan", 200_000)]
+    assert sweep["not_fitting"] == [{"method": "itgan", "budget_bytes": small}]
+    assert all(r["stored_bytes"] <= r["budget_bytes"] for r in sweep["runs"])
+    assert list(sweep["crossings_bytes"]) == ["exemplar vs itgan"]
+    assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
+    assert "does not fit" in capsys.readouterr().out
