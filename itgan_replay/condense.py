@@ -38,7 +38,7 @@ class CondenseConfig:
     lam: float = 0.0
     real_batch: int = 256
     subset_size: int = 500
-    split: str = "fixed"  # "fixed": subsets fixed once; "random": re-split every step
+    split: str = "fixed"  # "fixed": subsets fixed once; "random": re-split at random every step
     matching: str = "distribution"  # or "gradient"
 
     def __post_init__(self) -> None:
@@ -70,8 +70,9 @@ def plan_jobs(class_sizes: dict[int, int], config: CondenseConfig, seed: int = 0
     """Split every class's latents into jobs.
 
     ``split="fixed"``: a seeded permutation of each class cut into subsets of at most
-    ``subset_size`` (one job each). ``split="random"``: one job per class holding all
-    its latents; each step then optimises a fresh random subset of ``subset_size``.
+    ``subset_size`` (one job each). ``split="random"`` (the paper's mixed splitting): one
+    job per class holding all its latents; each step re-splits them at random into
+    subsets of ``subset_size``, each matched on its own, and updates all of them.
     """
     jobs = []
     for label in sorted(class_sizes):
@@ -205,19 +206,22 @@ class Condenser:
         history = []
         for step in range(cfg.iterations):
             net = self.sampler(rng)
-            batch = (torch.randperm(len(z), generator=rng)[:cfg.subset_size] if cfg.split == "random"
-                     else torch.arange(len(z)))
-            l_con, reg = self.losses(net, z[batch.to(z.device)], paired_real[batch], class_real, job.label, rng)
-            loss = (1 - cfg.lam) * l_con + cfg.lam * reg
-            if not math.isfinite(loss.item()):
-                raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
-                                         f"{loss.item()} at step {step}; lower the condensation lr (now {cfg.lr})")
+            batches = (torch.randperm(len(z), generator=rng).split(cfg.subset_size) if cfg.split == "random"
+                       else [torch.arange(len(z))])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            l_con_sum = 0.0
+            for batch in batches:  # random split: every subset of this step's grouping; gradients add up
+                l_con, reg = self.losses(net, z[batch.to(z.device)], paired_real[batch], class_real, job.label, rng)
+                loss = (1 - cfg.lam) * l_con + cfg.lam * reg
+                if not math.isfinite(loss.item()):
+                    raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
+                                             f"{loss.item()} at step {step}; lower the condensation lr (now {cfg.lr})")
+                loss.backward()
+                l_con_sum += l_con.item()
             opt.step()
-            history.append(l_con.item())
+            history.append(l_con_sum / len(batches))
             if progress:
-                progress(job, step + 1, l_con.item())
+                progress(job, step + 1, history[-1])
         return z.detach().cpu(), history
 
 
