@@ -1,21 +1,26 @@
-r"""Train classifiers from scratch on generated images only: Table 1 and Fig. 5 of the paper, in small.
+r"""Train classifiers from scratch on generated images only: Table 1, Fig. 5 and the ablations of the paper, in small.
 
     python experiments/synthetic_training.py --dataset imagefolder:../shared/data/cifar10-jpeg \
         --generator generators/demo-cifar10-cpu.pt --per-class 10 50 --seeds 0 1 2
 
-For every images-per-class count and seed it builds four training sets of the same size:
+For every images-per-class count and seed it builds training sets of the same size:
 ``real`` (real images), ``gan`` (random latents), ``inversion`` (inverted latents of those
-real images) and ``itgan`` (the inverted latents after condensation), trains each architecture
-on each set and tests it on the real test set. Writes ``<out>/results.json`` (every run),
-``<out>/summary.json`` (mean and std over seeds) and ``<out>/accuracy.png``.
+real images), ``itgan`` (the inverted latents after condensation) and IT-GAN ablations such
+as ``itgan+random+lam0.01`` (all from the same inverted latents), trains each architecture on
+each set and tests it on the real test set. Writes ``<out>/results.json`` after every trained
+model (a rerun with the same settings skips what it holds, so more sizes, seeds, sources or
+architectures can be added later), ``<out>/summary.json`` (mean and std over seeds) and
+``<out>/accuracy.png``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,9 +31,10 @@ from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.inversion import InversionConfig
 from itgan_replay.io import StoredFileError, atomic_write_bytes
-from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, train_classifier
+from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier
 
 SOURCES = ("real", "gan", "inversion", "itgan")
+MODIFIERS = "random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled embedding nets)"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,34 +43,72 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--generator", type=Path, required=True, help="generator file of this dataset")
     p.add_argument("--per-class", type=int, nargs="+", default=[10, 50], help="images (latents) per class")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (image choice, latents, training)")
+    p.add_argument("--sources", nargs="+", default=list(SOURCES),
+                   help=f"training sets: {', '.join(SOURCES)}, or an IT-GAN ablation itgan+MOD[+MOD] with MOD one of: "
+                        f"{MODIFIERS}")
     p.add_argument("--archs", nargs="+", default=["convnet"], help="classifiers to train: convnet, resnet18")
-    p.add_argument("--width", type=int, default=64, help="classifier width")
+    p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
+    p.add_argument("--resnet-width", type=int, default=64, help="ResNet-18 classifier width (64: the standard ResNet-18)")
     p.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
     p.add_argument("--iterations", type=int, default=100, help="condensation iterations per job")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the latents in condensation (paper: 1e-3)")
+    p.add_argument("--subset-size", type=int, help="latents per condensation subset (default: all of a class's latents)")
     p.add_argument("--inversion-steps", type=int, default=100, help="inversion steps")
-    p.add_argument("--lam", type=float, default=0.0, help="weight of the paired regulariser R")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width for inversion/condensation")
     p.add_argument("--real-batch", type=int, default=256, help="real images per condensation step")
-    p.add_argument("--out", type=Path, default=Path("runs/synthetic-training"), help="output folder")
+    p.add_argument("--pool-nets", type=int, default=5, help="nets in the pool of +pool ablations (trained on the real training set)")
+    p.add_argument("--pool-epochs", type=int, default=2, help="training epochs of each pooled net")
+    p.add_argument("--out", type=Path, default=Path("runs/synthetic-training"),
+                   help="output folder; a rerun with the same settings skips the runs already in its results.json")
     return p.parse_args(argv)
 
 
-def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: int, seed: int,
-                  args: argparse.Namespace) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The four same-size training sets of ``n`` images per class."""
+def itgan_variant(source: str, base: CondenseConfig) -> tuple[CondenseConfig, bool]:
+    """The condensation settings of ``itgan[+MOD...]`` and whether it uses pooled embedding nets."""
+    name, *mods = source.split("+")
+    if name != "itgan":
+        raise ValueError(f"unknown source '{source}'; use {', '.join(SOURCES)} or itgan+MOD ({MODIFIERS})")
+    config, pooled = base, False
+    for mod in mods:
+        if mod == "random":
+            config = replace(config, split="random")
+        elif mod == "pool":
+            pooled = True
+        elif mod.startswith("lam") and re.fullmatch(r"[0-9.]+(e-?[0-9]+)?", mod[3:]):
+            config = replace(config, lam=float(mod[3:]))
+        else:
+            raise ValueError(f"unknown modifier '{mod}' in '{source}'; choose from: {MODIFIERS}")
+    return config, pooled
+
+
+def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: int, seed: int, sources: list[str],
+                  args: argparse.Namespace, pool: list | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The same-size training sets (``n`` images per class) of ``sources``; every IT-GAN variant
+    starts from the same inverted latents."""
     classes = sorted(real)
     labels = torch.arange(len(classes)).repeat_interleave(n)
-    config = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=n, real_batch=args.real_batch, lam=args.lam)
-    condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width), config,
-                          inversion=InversionConfig(steps=args.inversion_steps))
-    jobs = plan_jobs({c: n for c in classes}, config, seed)
-    inverted = {job.key: condenser.initial_latents(job, real[job.label]) for job in jobs}
-    condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.key]) for job in jobs}
-    z_random = torch.randn(len(labels), generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
-    latents = {"gan": z_random, "inversion": torch.cat([assemble(jobs, inverted)[c] for c in classes]),
-               "itgan": torch.cat([assemble(jobs, condensed)[c] for c in classes])}
-    sets = {"real": (torch.cat([real[c][:n] for c in classes]), labels)}
+    base = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=args.subset_size or n, real_batch=args.real_batch)
+    sampler = EmbeddingSampler("convnet", len(classes), args.embedding_width)
+    inversion = InversionConfig(steps=args.inversion_steps)
+    latents: dict[str, torch.Tensor] = {}
+    if "gan" in sources:
+        latents["gan"] = torch.randn(len(labels), generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
+    if any(s != "real" and s != "gan" for s in sources):
+        whole = plan_jobs({c: n for c in classes}, replace(base, subset_size=n), seed)  # one inversion job per class
+        condenser = Condenser(generator, sampler, base, inversion=inversion)
+        inverted = assemble(whole, {job.key: condenser.initial_latents(job, real[job.label]) for job in whole})
+        if "inversion" in sources:
+            latents["inversion"] = torch.cat([inverted[c] for c in classes])
+    for source in sources:
+        if source.startswith("itgan"):
+            config, pooled = itgan_variant(source, base)
+            condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width,
+                                                              pool if pooled else None), config, inversion=inversion)
+            jobs = plan_jobs({c: n for c in classes}, config, seed)
+            condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.label][list(job.indices)])
+                         for job in jobs}
+            latents[source] = torch.cat([assemble(jobs, condensed)[c] for c in classes])
+    sets = {"real": (torch.cat([real[c][:n] for c in classes]), labels)} if "real" in sources else {}
     sets |= {name: (generator.generate(z, labels).cpu(), labels) for name, z in latents.items()}
     return sets
 
@@ -75,54 +119,88 @@ def plot(summary: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len({r["arch"] for r in summary}), figsize=(6, 4), squeeze=False)
-    for ax, arch in zip(axes[0], sorted({r["arch"] for r in summary})):
-        for source in SOURCES:
+    archs = sorted({r["arch"] for r in summary})
+    fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4), squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        for source in sorted({r["source"] for r in summary if r["arch"] == arch}):
             rows = sorted((r for r in summary if r["arch"] == arch and r["source"] == source), key=lambda r: r["per_class"])
-            ax.errorbar([r["per_class"] for r in rows], [r["mean"] for r in rows], [r["std"] for r in rows],
+            ax.errorbar([r["per_class"] for r in rows], [100 * r["mean"] for r in rows], [100 * r["std"] for r in rows],
                         marker="o", capsize=3, label=source)
-        ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy", title=arch)
-        ax.legend()
+        ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy (%)", title=f"{arch} (width {rows[0]['width']})")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean and standard deviation over seeds of every (images per class, arch, source)."""
+    summary = []
+    for key in sorted({(r["per_class"], r["arch"], r["width"], r["source"]) for r in runs}):
+        accs = [r["accuracy"] for r in runs if (r["per_class"], r["arch"], r["width"], r["source"]) == key]
+        summary.append({"per_class": key[0], "arch": key[1], "width": key[2], "source": key[3], "mean": statistics.mean(accs),
+                        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "seeds": len(accs)})
+    return summary
+
+
+def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
+    """What makes runs comparable: everything but which sizes, seeds, sources and classifiers are run."""
+    skip = {"per_class", "seeds", "sources", "archs", "width", "resnet_width", "out", "generator", "data_root"}
+    return {k: v for k, v in vars(args).items() if k not in skip} | {"generator": generator.fingerprint}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        for source in args.sources:
+            if source not in SOURCES:
+                itgan_variant(source, CondenseConfig())
         generator = FrozenGenerator.load(args.generator)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset(args.dataset, args.data_root))
-    except (DatasetError, StoredFileError, FileNotFoundError) as err:
+        settings = settings_of(args, generator)
+        results_path = args.out / "results.json"
+        runs = []
+        if results_path.exists():
+            saved = json.loads(results_path.read_text())
+            if saved.get("settings") != settings:
+                raise ValueError(f"{results_path} holds runs of other settings; pass another --out or remove it")
+            runs = saved["runs"]
+    except (DatasetError, StoredFileError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    test_x = test.normalize(test.images)
-    results = []
+    widths = {"convnet": args.width, "resnet18": args.resnet_width}
+    done = {(r["per_class"], r["seed"], r["arch"], r["width"], r["source"]) for r in runs}
+    test_x, images = test.normalize(test.images), train.normalize(train.images)
+    pool = None
+    if any("pool" in s.split("+")[1:] for s in args.sources):
+        pool = build_pool(images, train.labels, len(train.class_names), args.pool_nets, args.pool_epochs, "convnet",
+                          args.embedding_width)
+    args.out.mkdir(parents=True, exist_ok=True)
     for n in args.per_class:
         for seed in args.seeds:
+            todo = [(arch, source) for arch in args.archs for source in args.sources
+                    if (n, seed, arch, widths[arch], source) not in done]
+            if not todo:
+                print(f"n={n} seed={seed}: already done")
+                continue
             start = time.time()
-            real = class_image_sets(train.normalize(train.images), train.labels, range(len(train.class_names)), seed)
-            sets = training_sets(generator, real, n, seed, args)
+            real = class_image_sets(images, train.labels, range(len(train.class_names)), seed)
+            sets = training_sets(generator, real, n, seed, sorted({s for _, s in todo}), args, pool)
             build_s = time.time() - start
-            for arch in args.archs:
-                for source, (x, y) in sets.items():
-                    torch.manual_seed(seed)
-                    net = train_classifier(build_net(arch, len(train.class_names), args.width), x, y, args.epochs,
-                                           rng=torch.Generator().manual_seed(seed))
-                    results.append({"per_class": n, "seed": seed, "arch": arch, "source": source,
-                                    "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s})
-                    print(f"n={n} seed={seed} {arch} {source}: {results[-1]['accuracy']:.4f}", flush=True)
-    summary = []
-    for key in sorted({(r["per_class"], r["arch"], r["source"]) for r in results}):
-        accs = [r["accuracy"] for r in results if (r["per_class"], r["arch"], r["source"]) == key]
-        summary.append({"per_class": key[0], "arch": key[1], "source": key[2], "mean": statistics.mean(accs),
-                        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "seeds": len(accs)})
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out / "results.json", json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                              "runs": results}, indent=1).encode())
+            for arch, source in todo:
+                x, y = sets[source]
+                torch.manual_seed(seed)
+                net = train_classifier(build_net(arch, len(train.class_names), widths[arch]), x, y, args.epochs,
+                                       rng=torch.Generator().manual_seed(seed))
+                runs.append({"per_class": n, "seed": seed, "arch": arch, "width": widths[arch], "source": source,
+                             "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s})
+                atomic_write_bytes(results_path, json.dumps({"settings": settings, "runs": runs}, indent=1).encode())
+                print(f"n={n} seed={seed} {arch}-{widths[arch]} {source}: {runs[-1]['accuracy']:.4f}", flush=True)
+    summary = summarise(runs)
     atomic_write_bytes(args.out / "summary.json", json.dumps(summary, indent=1).encode())
     plot(summary, args.out / "accuracy.png")
     for row in summary:
-        print(f"{row['per_class']:>5} {row['arch']:<9} {row['source']:<10} {100 * row['mean']:.1f} ± {100 * row['std']:.1f}")
+        print(f"{row['per_class']:>5} {row['arch']:<9} {row['width']:>3} {row['source']:<22} "
+              f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} ({row['seeds']} seeds)")
     return 0
 
 

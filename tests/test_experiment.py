@@ -58,18 +58,52 @@ def test_bad_options_stop_before_training(setup, capsys, extra, message):
     assert not (root / "runs/bad").exists()
 
 
-def test_synthetic_training_compares_four_sources_of_equal_size(setup):
+def synthetic(setup, out, *extra):
     import synthetic_training
 
     root, dataset, gen = setup
-    out = root / "synthetic"
-    assert synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--seeds", "0", "1",
-                                    "--epochs", "1", "--iterations", "1", "--inversion-steps", "1", "--width", "8",
-                                    "--embedding-width", "8", "--real-batch", "8", "--out", str(out)]) == 0
+    return synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--epochs", "1",
+                                    "--iterations", "1", "--inversion-steps", "1", "--width", "8", "--resnet-width", "4",
+                                    "--embedding-width", "8", "--real-batch", "8", "--out", str(out), *extra])
+
+
+def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, capsys):
+    out = setup[0] / "synthetic"
+    assert synthetic(setup, out, "--seeds", "0", "1") == 0
     summary = json.loads((out / "summary.json").read_text())
     assert sorted(r["source"] for r in summary) == ["gan", "inversion", "itgan", "real"]
     assert all(r["seeds"] == 2 and 0 <= r["mean"] <= 1 for r in summary)
     assert (out / "accuracy.png").exists()
+    # a rerun adds an architecture and an ablation, and trains only what is missing
+    assert synthetic(setup, out, "--seeds", "0", "1", "--archs", "convnet", "resnet18",
+                     "--sources", "itgan", "itgan+random+lam0.5") == 0
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert len(runs) == 8 + 2 * 2 + 2
+    assert {(r["arch"], r["width"]) for r in runs} == {("convnet", 8), ("resnet18", 4)}
+    # other settings are refused, and the saved runs are kept
+    assert synthetic(setup, out, "--seeds", "0", "--iterations", "2") == 2
+    assert "other settings" in capsys.readouterr().err
+    assert len(json.loads((out / "results.json").read_text())["runs"]) == 14
+
+
+def test_itgan_variants_set_split_lambda_and_pool():
+    from synthetic_training import itgan_variant
+
+    from itgan_replay.condense import CondenseConfig
+
+    base = CondenseConfig(subset_size=10)
+    assert itgan_variant("itgan", base) == (base, False)
+    config, pooled = itgan_variant("itgan+random+lam0.02+pool", base)
+    assert (config.split, config.lam, config.subset_size, pooled) == ("random", 0.02, 10, True)
+    for bad in ("gan+random", "itgan+lam", "itgan+shuffle"):
+        with pytest.raises(ValueError, match="unknown"):
+            itgan_variant(bad, base)
+
+
+def test_synthetic_training_pooled_ablation_runs(setup):
+    out = setup[0] / "synthetic-pool"
+    assert synthetic(setup, out, "--seeds", "0", "--sources", "itgan+pool", "--pool-nets", "2", "--pool-epochs", "1") == 0
+    assert [r["source"] for r in json.loads((out / "summary.json").read_text())] == ["itgan+pool"]
 
 
 def test_crossings_interpolate_where_the_accuracy_difference_changes_sign():
