@@ -12,6 +12,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize("script, args", [
     ("regenerate.py", ["--widths", "2", "--seconds", "0.05", "--chunk", "4"]),
     ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
+    ("condense_vs_dm.py", ["--classes", "2", "--ipc", "10", "--real", "8", "--steps", "1", "--ch", "2"]),
     ("condense_scaling.py", ["--classes", "2", "--latents", "4", "--subset", "2", "--iterations", "1", "--inversion-steps", "1",
                              "--real", "8", "--width", "8"]),
 ])
@@ -20,3 +21,14 @@ def test_benchmark_runs_and_writes_json(tmp_path, script, args):
     subprocess.run([sys.executable, str(BENCH / script), *args, "--out", str(out)], check=True, capture_output=True)
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(isinstance(r, dict) for r in rows)
+
+
+def test_condense_vs_dm_says_the_reference_was_skipped_or_missing(tmp_path):
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(BENCH / "condense_vs_dm.py"), "--classes", "2", "--ipc", "1", "--real", "4", "--steps", "1",
+           "--ch", "2", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[1]["s_per_step"] is None and "skipped" in rows[1]["note"] and rows[0]["ratio_to_reference"] is None
+    missing = subprocess.run(cmd + ["--reference", str(tmp_path)], capture_output=True, text=True)
+    assert missing.returncode != 0 and "no main_DM.py" in missing.stderr

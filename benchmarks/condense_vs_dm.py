@@ -1,0 +1,119 @@
+"""Condensation step time of the project (IT-GAN, latents) against the reference DM implementation (pixels).
+
+    python benchmarks/condense_vs_dm.py --reference PATH/TO/DatasetCondensation [--ipc 50] [--steps 5]
+
+The reference is a checkout of https://github.com/VICO-UoE/DatasetCondensation (kept outside this
+project; nothing of it is copied here). Its ``main_DM.py`` runs unchanged in a child process: only
+``utils.get_dataset`` is replaced by generated data (the reference downloads CIFAR-10 otherwise),
+and ``utils.get_network`` is wrapped to take a timestamp, because ``main_DM.py`` draws one fresh
+ConvNet per step: a step's time is the gap between two draws (median over the timed steps).
+
+Both sides do the same work per step: ``--classes`` classes, ``--ipc`` synthetic images (latents)
+per class, ``--real`` real images per class, a freshly drawn ConvNet-128 (instance norm), DSA, and
+distribution matching of mean embeddings. The reference optimises pixels and loops over the
+classes inside one step with one backward pass; the project runs one independent job per class,
+one after another (no batching of classes or subsets into one forward pass), and every job also
+runs the generator forward and backward. Without ``--reference`` the comparison is skipped, and
+the table says so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from common import report
+from condense import step_seconds
+from itgan_replay.condense import CondenseConfig, Condenser
+from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.nets import EmbeddingSampler
+
+
+def reference_worker(reference: Path, classes: int, ipc: int, real: int, steps: int) -> dict:
+    """Run the reference ``main_DM.py`` for ``steps`` iterations on generated data; return its step times."""
+    sys.path.insert(0, str(reference))
+    import utils  # the reference's module
+
+    draws: list[float] = []
+    get_network = utils.get_network
+
+    def timed_get_network(*args, **kwargs):
+        draws.append(time.perf_counter())
+        return get_network(*args, **kwargs)
+
+    def generated_dataset(dataset, data_path):
+        g = torch.Generator().manual_seed(0)
+        train = utils.TensorDataset(torch.randn(classes * real, 3, 32, 32, generator=g), torch.arange(classes).repeat(real))
+        test = utils.TensorDataset(torch.randn(classes, 3, 32, 32, generator=g), torch.arange(classes))
+        loader = torch.utils.data.DataLoader(test, batch_size=256, shuffle=False)
+        return 3, (32, 32), classes, [str(c) for c in range(classes)], [0.5] * 3, [0.5] * 3, train, test, loader
+
+    utils.get_network, utils.get_dataset = timed_get_network, generated_dataset
+    import main_DM  # binds the replaced functions
+
+    work = tempfile.mkdtemp(prefix="dm-reference-")
+    os.chdir(work)
+    sys.argv = ["main_DM.py", "--dataset", "CIFAR10", "--model", "ConvNet", "--ipc", str(ipc), "--batch_real", str(real),
+                "--Iteration", str(steps), "--num_exp", "1", "--num_eval", "1", "--epoch_eval_train", "0",
+                "--eval_mode", "SS", "--data_path", work, "--save_path", work]
+    main_DM.main()
+    # draws: one evaluation net at iteration 0, then one net per step (steps + 1 of them)
+    gaps = [b - a for a, b in zip(draws[2:], draws[3:])]
+    return {"s_per_step": statistics.median(gaps), "timed_steps": len(gaps)}
+
+
+def reference_seconds(args: argparse.Namespace) -> dict | None:
+    if args.reference is None:
+        return None
+    cmd = [sys.executable, __file__, "--worker", "--reference", str(args.reference), "--classes", str(args.classes),
+           "--ipc", str(args.ipc), "--real", str(args.real), "--steps", str(args.steps)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: the reference main_DM.py at {args.reference} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reference", type=Path, help="checkout of VICO-UoE/DatasetCondensation (skipped when not given)")
+    p.add_argument("--classes", type=int, default=10, help="classes")
+    p.add_argument("--ipc", type=int, default=50, choices=[1, 10, 20, 30, 40, 50],
+                   help="synthetic images (latents) per class (the reference's main_DM.py accepts only these)")
+    p.add_argument("--real", type=int, default=256, help="real images per class and step")
+    p.add_argument("--steps", type=int, default=5, help="timed steps on each side")
+    p.add_argument("--ch", type=int, default=8, help="project generator width (8: the cpu pretraining preset)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/condense_vs_dm.json"), help="JSON output")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(reference_worker(args.reference, args.classes, args.ipc, args.real, args.steps)))
+        return
+    if args.reference is not None and not (args.reference / "main_DM.py").is_file():
+        raise SystemExit(f"error: no main_DM.py in {args.reference}; pass a checkout of VICO-UoE/DatasetCondensation")
+    torch.manual_seed(0)
+    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
+    config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=args.ipc)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, 128), config, inversion=None)
+    real = {c: torch.randn(args.real, 3, 32, 32) for c in range(args.classes)}
+    ours = step_seconds(condenser, {c: args.ipc for c in range(args.classes)}, real)
+    reference = reference_seconds(args)
+    rows = [{"implementation": f"itgan-replay (latents, generator ch={args.ch})", "s_per_step": ours,
+             "ratio_to_reference": ours / reference["s_per_step"] if reference else None}]
+    rows.append({"implementation": "DatasetCondensation main_DM.py (pixels)",
+                 "s_per_step": reference["s_per_step"] if reference else None, "ratio_to_reference": 1.0 if reference else None,
+                 "note": None if reference else "skipped: no --reference checkout given"})
+    report(rows, ["implementation", "s_per_step", "ratio_to_reference", "note"], args.out,
+           {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "worker"}
+           | {"reference_timed_steps": reference["timed_steps"] if reference else None})
+
+
+if __name__ == "__main__":
+    main()
