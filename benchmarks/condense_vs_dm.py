@@ -102,7 +102,7 @@ def main() -> None:
     generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
     config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=args.ipc)
     condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, 128), config, inversion=None)
-    real = {c: torch.randn(args.real, 3, 32, 32) for c in range(args.classes)}
+    real = {c: torch.randn(max(args.real, args.ipc), 3, 32, 32) for c in range(args.classes)}  # latent i pairs image i
     ours = step_seconds(condenser, {c: args.ipc for c in range(args.classes)}, real)
     reference = reference_seconds(args)
     rows = [{"implementation": f"itgan-replay (latents, generator ch={args.ch})", "s_per_step": ours,

@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
     p.add_argument("--resnet-width", type=int, default=64, help="ResNet-18 classifier width (64: the standard ResNet-18)")
     p.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
+    p.add_argument("--batch-size", type=int, default=256, help="classifier mini-batch size")
     p.add_argument("--iterations", type=int, default=100, help="condensation iterations per job")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the latents in condensation (paper: 1e-3)")
     p.add_argument("--subset-size", type=int, help="latents per condensation subset (default: all of a class's latents)")
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 x, y = sets[source]
                 torch.manual_seed(seed)
                 net = train_classifier(build_net(arch, len(train.class_names), widths[arch]), x, y, args.epochs,
-                                       rng=torch.Generator().manual_seed(seed))
+                                       batch_size=args.batch_size, rng=torch.Generator().manual_seed(seed))
                 runs.append({"per_class": n, "seed": seed, "arch": arch, "width": widths[arch], "source": source,
                              "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s})
                 atomic_write_bytes(results_path, json.dumps({"settings": settings, "runs": runs}, indent=1).encode())
