@@ -198,19 +198,33 @@ class FrozenGenerator(nn.Module):
 
         Differentiable with respect to ``z``; the weights never get gradients.
         """
+        z, y = self._checked(z, y)
+        outs = [self._images(zc, yc) for zc, yc in zip(z.split(self.chunk_size), y.split(self.chunk_size))]
+        return torch.cat(outs) if outs else self._empty(0)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without autograd, for replay: each chunk is written into the output, so
+        memory use is the output plus one chunk's activations, whatever the number of images."""
+        z, y = self._checked(z, y)
+        out = self._empty(len(z))
+        for start in range(0, len(z), self.chunk_size):
+            out[start:start + self.chunk_size] = self._images(z[start:start + self.chunk_size], y[start:start + self.chunk_size])
+        return out
+
+    def _checked(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if z.dim() != 2 or z.shape[1] != self.config.z_dim or y.shape != z.shape[:1]:
             raise ValueError(f"expected z of shape (N, {self.config.z_dim}) and y of shape (N,), got {tuple(z.shape)} and {tuple(y.shape)}")
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.config.n_classes):
             raise ValueError(f"labels must lie in [0, {self.config.n_classes}), got {int(y.min())}..{int(y.max())}")
-        z, y = z.to(self.device), y.to(self.device)
-        outs = [self.net(zc.to(self.dtype), yc).float() for zc, yc in zip(z.split(self.chunk_size), y.split(self.chunk_size))]
-        images = torch.cat(outs) if outs else torch.empty(0, 3, self.config.img_size, self.config.img_size, device=self.device)
-        return ((images + 1) / 2 - self.mean) / self.std
+        return z.to(self.device), y.to(self.device)
 
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` without autograd: regeneration for replay."""
-        return self(z, y)
+    def _images(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One chunk through the network, mapped from [-1, 1] to the dataset's normalisation."""
+        return ((self.net(z.to(self.dtype), y).float() + 1) / 2 - self.mean) / self.std
+
+    def _empty(self, n: int) -> torch.Tensor:
+        return torch.empty(n, 3, self.config.img_size, self.config.img_size, device=self.device)
 
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:
         """Map normalised images back to [0, 1] for display."""

@@ -18,6 +18,7 @@ def test_frozen_outputs_are_renormalised_and_chunked(generator):
     raw = generator.net(z, y)
     expected = ((raw + 1) / 2 - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / torch.tensor([0.25, 0.25, 0.2]).view(1, 3, 1, 1)
     assert torch.allclose(generator.generate(z, y), expected, atol=1e-6)
+    assert torch.allclose(generator(z, y), expected, atol=1e-6)  # the differentiable path, same chunks
     generator.chunk_size = 500
     assert torch.allclose(generator.generate(z, y), expected, atol=1e-6)
 

@@ -1,0 +1,117 @@
+"""Replay overhead: wall time of one Avalanche training experience with IT-GAN replay against exemplar replay.
+
+    python benchmarks/replay_overhead.py [--images 200] [--stored 500] [--batch 64] [--ch 8] [--repeats 2]
+
+Generated data: 10 classes, ``--images`` per class, two experiences of 5 classes. Every method
+first trains experience 0 (untimed; it fills the exemplar buffer), then experience 1 is timed
+from the first ``before_training_exp`` to the first ``after_training_exp`` callback, so buffer
+updates and condensation afterwards are not counted. Every replay method holds ``--stored``
+samples of the old classes (images, or latents; the IT-GAN memory is filled with N(0, I)
+latents, because condensation is not what is timed) and adds ``--batch`` replay samples to
+every mini-batch of ``--batch`` new images. ``itgan-batch`` regenerates each replay batch;
+``itgan-experience`` regenerates all stored samples once at the start of the experience. The
+methods run interleaved, ``--repeats`` times; the table shows the median and its ratio to
+exemplar replay.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from common import report  # noqa: I001 (puts the project on sys.path)
+from itgan_replay.condense import CondenseConfig
+from itgan_replay.data import ImageTensors
+from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.memory import LatentMemory
+from itgan_replay.nets import ConvNet
+
+warnings.filterwarnings("ignore", message="no QP solver found")  # printed by Avalanche's import of qpsolvers
+from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark  # noqa: E402
+from avalanche.core import SupervisedPlugin  # noqa: E402
+from avalanche.training.plugins import EvaluationPlugin, ReplayPlugin  # noqa: E402
+from avalanche.training.storage_policy import ClassBalancedBuffer  # noqa: E402
+from avalanche.training.supervised import Naive  # noqa: E402
+from strategies import ITGANReplayConfig, ITGANReplayPlugin  # noqa: E402
+METHODS = ("naive", "exemplar", "itgan-batch", "itgan-experience")
+
+
+def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: int, old_classes: list[int]) -> list:
+    if method == "naive":
+        return []
+    if method == "exemplar":
+        policy = ClassBalancedBuffer(stored, adaptive_size=False, total_num_classes=2 * len(old_classes))
+        return [ReplayPlugin(stored, batch_size_mem=batch, storage_policy=policy)]
+    memory = LatentMemory(generator)
+    g = torch.Generator().manual_seed(0)
+    for c in old_classes:
+        memory.add(c, torch.randn(stored // len(old_classes), generator.config.z_dim, generator=g))
+    config = ITGANReplayConfig(latents_per_class=stored // len(old_classes), init="random", replay_batch_size=batch,
+                               condense=CondenseConfig(iterations=0), regenerate=method.split("-")[1], progress=False)
+    return [ITGANReplayPlugin(generator, config, memory)]
+
+
+class ExperienceTimer(SupervisedPlugin):
+    """Seconds from ``before_training_exp`` to ``after_training_exp``; it must be the strategy's first plugin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = self.seconds = 0.0
+
+    def before_training_exp(self, strategy, **kwargs) -> None:
+        self.start = time.perf_counter()
+
+    def after_training_exp(self, strategy, **kwargs) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def time_method(method: str, benchmark, generator: FrozenGenerator, args: argparse.Namespace) -> float:
+    torch.manual_seed(0)
+    model = ConvNet(10, width=args.width)
+    timer = ExperienceTimer()
+    plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)))
+    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), criterion=torch.nn.CrossEntropyLoss(),
+                     train_mb_size=args.batch, train_epochs=args.epochs, device="cpu",
+                     plugins=[timer, *plugins], evaluator=EvaluationPlugin(loggers=[]))
+    first, second = benchmark.train_stream
+    strategy.train(first)
+    strategy.train(second)
+    return timer.seconds
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=int, default=200, help="training images per class")
+    p.add_argument("--stored", type=int, default=500, help="stored replay samples (images or latents) of the old classes")
+    p.add_argument("--batch", type=int, default=64, help="new images and replay samples per mini-batch")
+    p.add_argument("--epochs", type=int, default=1, help="training epochs per experience")
+    p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
+    p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
+    p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every method")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/replay_overhead.json"), help="JSON output")
+    args = p.parse_args()
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(10).repeat_interleave(args.images)
+    data = ImageTensors(torch.randint(256, (len(labels), 3, 32, 32), generator=g, dtype=torch.uint8), labels,
+                        [str(c) for c in range(10)])
+    benchmark = nc_benchmark(data, data, n_experiences=2, task_labels=False, fixed_class_order=list(range(10)))
+    torch.manual_seed(0)
+    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=10, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
+    seconds = {m: [] for m in METHODS}
+    for r in range(args.repeats):
+        for method in METHODS:
+            seconds[method].append(time_method(method, benchmark, generator, args))
+            print(f"  repeat {r + 1}: {method} {seconds[method][-1]:.2f} s", flush=True)
+    exemplar = statistics.median(seconds["exemplar"])
+    rows = [{"method": m, "s_per_experience": statistics.median(s), "vs_exemplar": statistics.median(s) / exemplar,
+             "replay_per_batch": 0 if m == "naive" else args.batch, "runs": s} for m, s in seconds.items()]
+    report(rows, ["method", "s_per_experience", "vs_exemplar", "replay_per_batch"], args.out,
+           {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+
+
+if __name__ == "__main__":
+    main()
