@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
     ("condense_vs_dm.py", ["--classes", "2", "--ipc", "10", "--real", "8", "--steps", "1", "--ch", "2"]),
     ("replay_overhead.py", ["--images", "10", "--stored", "20", "--batch", "4", "--width", "4", "--ch", "2", "--repeats", "1"]),
+    ("memory_scaling.py", ["--classes", "2", "4", "--per-class", "5", "--ch", "2", "--chunk", "4"]),
     ("condense_scaling.py", ["--classes", "2", "--latents", "4", "--subset", "2", "--iterations", "1", "--inversion-steps", "1",
                              "--real", "8", "--width", "8"]),
 ])
