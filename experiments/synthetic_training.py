@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from cli import add_dataset_options, save_figure
 from itgan_replay.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--real-batch", type=int, default=256, help="real images per condensation step")
     p.add_argument("--pool-nets", type=int, default=5, help="nets in the pool of +pool ablations (trained on the real training set)")
     p.add_argument("--pool-epochs", type=int, default=2, help="training epochs of each pooled net")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", type=Path, default=Path("runs/synthetic-training"),
                    help="output folder; a rerun with the same settings skips the runs already in its results.json")
     return p.parse_args(argv)
@@ -97,7 +99,8 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
     if any(s != "real" and s != "gan" for s in sources):
         whole = plan_jobs({c: n for c in classes}, replace(base, subset_size=n), seed)  # one inversion job per class
         condenser = Condenser(generator, sampler, base, inversion=inversion)
-        inverted = assemble(whole, {job.key: condenser.initial_latents(job, real[job.label]) for job in whole})
+        bar = tqdm(whole, desc=f"n={n} seed={seed} inversion", disable=args.no_progress, leave=False)
+        inverted = assemble(whole, {job.key: condenser.initial_latents(job, real[job.label]) for job in bar})
         if "inversion" in sources:
             latents["inversion"] = torch.cat([inverted[c] for c in classes])
     for source in sources:
@@ -106,8 +109,9 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
             condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width,
                                                               pool if pooled else None), config, inversion=inversion)
             jobs = plan_jobs({c: n for c in classes}, config, seed)
+            bar = tqdm(jobs, desc=f"n={n} seed={seed} {source}", disable=args.no_progress, leave=False)
             condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.label][list(job.indices)])
-                         for job in jobs}
+                         for job in bar}
             latents[source] = torch.cat([assemble(jobs, condensed)[c] for c in classes])
     sets = {"real": (torch.cat([real[c][:n] for c in classes]), labels)} if "real" in sources else {}
     sets |= {name: (generator.generate(z, labels).cpu(), labels) for name, z in latents.items()}
@@ -145,7 +149,7 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
     """What makes runs comparable: everything but which sizes, seeds, sources and classifiers are run."""
-    skip = {"per_class", "seeds", "sources", "archs", "width", "resnet_width", "out", "generator", "data_root"}
+    skip = {"per_class", "seeds", "sources", "archs", "width", "resnet_width", "out", "generator", "data_root", "no_progress"}
     return {k: v for k, v in vars(args).items() if k not in skip} | {"generator": generator.fingerprint}
 
 

@@ -64,7 +64,7 @@ def synthetic(setup, out, *extra):
     root, dataset, gen = setup
     return synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--epochs", "1",
                                     "--iterations", "1", "--inversion-steps", "1", "--width", "8", "--resnet-width", "4",
-                                    "--embedding-width", "8", "--real-batch", "8", "--out", str(out), *extra])
+                                    "--embedding-width", "8", "--real-batch", "8", "--no-progress", "--out", str(out), *extra])
 
 
 def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, capsys):
