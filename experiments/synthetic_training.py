@@ -193,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
             build_s = time.time() - start
             for arch, source in todo:
                 x, y = sets[source]
+                train_start = time.time()
                 torch.manual_seed(seed)
                 net = train_classifier(build_net(arch, len(train.class_names), widths[arch]), x, y, args.epochs,
                                        batch_size=args.batch_size, rng=torch.Generator().manual_seed(seed))
                 runs.append({"per_class": n, "seed": seed, "arch": arch, "width": widths[arch], "source": source,
-                             "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s})
+                             "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s,
+                             "train_s": time.time() - train_start})
                 atomic_write_bytes(results_path, json.dumps({"settings": settings, "runs": runs}, indent=1).encode())
                 print(f"n={n} seed={seed} {arch}-{widths[arch]} {source}: {runs[-1]['accuracy']:.4f}", flush=True)
     summary = summarise(runs)
