@@ -34,3 +34,33 @@ def test_condense_vs_dm_says_the_reference_was_skipped_or_missing(tmp_path):
     assert rows[1]["s_per_step"] is None and "skipped" in rows[1]["note"] and rows[0]["ratio_to_reference"] is None
     missing = subprocess.run(cmd + ["--reference", str(tmp_path)], capture_output=True, text=True)
     assert missing.returncode != 0 and "no main_DM.py" in missing.stderr
+
+
+def test_condense_vs_dm_times_the_reference_steps_between_network_draws(tmp_path):
+    """A stand-in reference with main_DM.py's shape: load data, draw one evaluation net, then one net per step."""
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    (ref / "utils.py").write_text(
+        "import torch\n"
+        "TensorDataset = torch.utils.data.TensorDataset\n"
+        "def get_dataset(dataset, data_path):\n    raise RuntimeError('would download')\n"
+        "def get_network(model, channel, num_classes, im_size=(32, 32)):\n    return torch.nn.Linear(1, 1)\n")
+    (ref / "main_DM.py").write_text(
+        "import argparse\nfrom utils import get_dataset, get_network\n"
+        "def main():\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    for a in ('--dataset', '--model', '--ipc', '--batch_real', '--Iteration', '--num_exp', '--num_eval',\n"
+        "              '--epoch_eval_train', '--eval_mode', '--data_path', '--save_path'):\n"
+        "        p.add_argument(a)\n"
+        "    args = p.parse_args()\n"
+        "    train = get_dataset(args.dataset, args.data_path)[6]\n"
+        "    assert len(train) == 2 * 4\n"
+        "    get_network('ConvNet', 3, 2)\n"
+        "    for it in range(int(args.Iteration) + 1):\n"
+        "        get_network('ConvNet', 3, 2)\n")
+    out = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(BENCH / "condense_vs_dm.py"), "--reference", str(ref), "--classes", "2", "--ipc", "1",
+                    "--real", "4", "--steps", "4", "--ch", "2", "--out", str(out)], check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    assert result["reference_timed_steps"] == 3  # steps 1..3: step 0 warms up, the last step has no following draw
+    assert result["rows"][1]["s_per_step"] >= 0 and result["rows"][0]["ratio_to_reference"] is not None
