@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import platform
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from itgan_replay.io import atomic_write_bytes  # noqa: E402
 
 
 def macs_per_image(model: nn.Module, *inputs: torch.Tensor) -> int:
@@ -42,14 +44,21 @@ def machine() -> dict:
             "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
+def child_json(cmd: list[str], what: str) -> dict:
+    """Run ``cmd`` and parse the last line it prints as JSON; stop with its error output if it fails."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: {what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def report(rows: list[dict], columns: list[str], path: Path, meta: dict) -> None:
-    """Print ``rows`` as a table and write them with ``meta`` to the JSON file ``path``."""
+    """Print ``rows`` as a table and write them with ``meta`` (paths become strings) to the JSON file ``path``, atomically."""
     widths = [max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns]
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
     for r in rows:
         print("  ".join(fmt(r.get(c)).rjust(w) for c, w in zip(columns, widths)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"machine": machine(), **meta, "rows": rows}, indent=1))
+    atomic_write_bytes(path, json.dumps({"machine": machine(), **meta, "rows": rows}, indent=1, default=str).encode())
     print(f"wrote {path}")
 
 

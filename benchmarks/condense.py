@@ -56,7 +56,7 @@ def main() -> None:
     ref = next((r["s_per_step"] for r in rows[1:] if r["latents_per_job"] == args.latents), None)
     for r in rows[1:]:
         r["relative_to_%d" % args.latents] = r["s_per_step"] / ref if ref else None
-    report(rows, ["case", "latents_per_job", "jobs", "s_per_step", f"relative_to_{args.latents}"], args.out, vars(args) | {"out": str(args.out)})
+    report(rows, ["case", "latents_per_job", "jobs", "s_per_step", f"relative_to_{args.latents}"], args.out, vars(args))
 
 
 if __name__ == "__main__":

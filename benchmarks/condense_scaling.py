@@ -80,7 +80,7 @@ def main() -> None:
                      "speedup": first["seconds"] / result["seconds"], "identical_to_first": same})
         print(f"  {n} process(es): {result['seconds']:.1f} s", flush=True)
     report(rows, ["procs", "jobs", "seconds", "speedup", "identical_to_first"], args.out,
-           {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
+           vars(args))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from common import report
+from common import child_json, report
 from condense import step_seconds
 from itgan_replay.condense import CondenseConfig, Condenser
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
@@ -75,10 +74,7 @@ def reference_seconds(args: argparse.Namespace) -> dict | None:
         return None
     cmd = [sys.executable, __file__, "--worker", "--reference", str(args.reference), "--classes", str(args.classes),
            "--ipc", str(args.ipc), "--real", str(args.real), "--steps", str(args.steps)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"error: the reference main_DM.py at {args.reference} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(cmd, f"the reference main_DM.py at {args.reference}")
 
 
 def main() -> None:
@@ -111,7 +107,7 @@ def main() -> None:
                  "s_per_step": reference["s_per_step"] if reference else None, "ratio_to_reference": 1.0 if reference else None,
                  "note": None if reference else "skipped: no --reference checkout given"})
     report(rows, ["implementation", "s_per_step", "ratio_to_reference", "note"], args.out,
-           {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "worker"}
+           {k: v for k, v in vars(args).items() if k != "worker"}
            | {"reference_timed_steps": reference["timed_steps"] if reference else None})
 
 

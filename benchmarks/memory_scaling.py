@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from common import peak_rss_mib, report
+from common import child_json, peak_rss_mib, report
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.memory import LatentMemory
 
@@ -74,7 +73,7 @@ def main() -> None:
     for classes, chunk in cases:
         cmd = [sys.executable, __file__, "--one", str(classes), str(chunk), "--per-class", str(args.per_class),
                "--ch", str(args.ch), "--repeats", str(args.repeats)]
-        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
+        rows.append(child_json(cmd, f"the measurement of {classes} classes, chunk {chunk}"))
         print(f"  {classes} classes, chunk {chunk}: {rows[-1]['regen_s']:.2f} s", flush=True)
     first = rows[0]
     for r in rows:
@@ -82,7 +81,7 @@ def main() -> None:
         r["regen_s_vs_first"] = r["regen_s"] / first["regen_s"]
     report(rows, ["classes", "chunk", "samples", "latent_bytes", "total_bytes", "bytes_per_sample", "bytes_vs_first",
                   "regen_s", "regen_s_vs_first", "images_per_s", "output_mib", "working_mib"], args.out,
-           {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "one"})
+           {k: v for k, v in vars(args).items() if k != "one"})
 
 
 if __name__ == "__main__":

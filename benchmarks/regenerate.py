@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from common import macs_per_image, peak_rss_mib, report
+from common import child_json, macs_per_image, peak_rss_mib, report
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 
 VARIANTS = ("plain-fp32", "frozen-fp32", "frozen-bf16")
@@ -69,7 +68,7 @@ def main() -> None:
         for variant in args.variants:
             cmd = [sys.executable, __file__, "--one", str(width), variant, "--chunk", str(args.chunk),
                    "--seconds", str(args.seconds), "--device", args.device]
-            row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            row = child_json(cmd, f"the measurement of width {width} {variant}")
             plain = row if variant == "plain-fp32" else next(
                 (r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), None)
             row["speed_vs_plain"] = row["images_per_s"] / plain["images_per_s"] if plain else None

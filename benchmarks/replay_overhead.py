@@ -110,7 +110,7 @@ def main() -> None:
     rows = [{"method": m, "s_per_experience": statistics.median(s), "vs_exemplar": statistics.median(s) / exemplar,
              "replay_per_batch": 0 if m == "naive" else args.batch, "runs": s} for m, s in seconds.items()]
     report(rows, ["method", "s_per_experience", "vs_exemplar", "replay_per_batch"], args.out,
-           {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+           vars(args))
 
 
 if __name__ == "__main__":
