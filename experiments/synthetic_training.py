@@ -156,9 +156,7 @@ def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        for source in args.sources:
-            if source not in SOURCES:
-                itgan_variant(source, CondenseConfig())
+        pooled = [itgan_variant(s, CondenseConfig())[1] for s in args.sources if s not in SOURCES]  # checks every variant
         generator = FrozenGenerator.load(args.generator)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset(args.dataset, args.data_root))
         settings = settings_of(args, generator)
@@ -176,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["per_class"], r["seed"], r["arch"], r["width"], r["source"]) for r in runs}
     test_x, images = test.normalize(test.images), train.normalize(train.images)
     pool = None
-    if any("pool" in s.split("+")[1:] for s in args.sources):
+    if any(pooled):
         pool = build_pool(images, train.labels, len(train.class_names), args.pool_nets, args.pool_epochs, "convnet",
                           args.embedding_width)
     args.out.mkdir(parents=True, exist_ok=True)
