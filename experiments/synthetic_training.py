@@ -127,11 +127,24 @@ def plot(summary: list[dict], path: Path) -> None:
     archs = sorted({r["arch"] for r in summary})
     fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4), squeeze=False)
     for ax, arch in zip(axes[0], archs):
-        for source in sorted({r["source"] for r in summary if r["arch"] == arch}):
-            rows = sorted((r for r in summary if r["arch"] == arch and r["source"] == source), key=lambda r: r["per_class"])
-            ax.errorbar([r["per_class"] for r in rows], [100 * r["mean"] for r in rows], [100 * r["std"] for r in rows],
+        rows = [r for r in summary if r["arch"] == arch]
+        ax.set_title(f"{arch} (width {rows[0]['width']})")
+        sizes = sorted({r["per_class"] for r in rows})
+        if len(sizes) == 1:  # one size (an ablation): one row per source
+            ax.errorbar([100 * r["mean"] for r in rows], range(len(rows)), xerr=[100 * r["std"] for r in rows],
+                        fmt="o", capsize=3)
+            ax.set_yticks(range(len(rows)), [r["source"] for r in rows])
+            ax.set(xlabel=f"test accuracy (%) at {sizes[0]} images per class")
+            ax.invert_yaxis()
+            ax.grid(axis="x", alpha=0.3)
+            continue
+        for source in sorted({r["source"] for r in rows}):
+            line = sorted((r for r in rows if r["source"] == source), key=lambda r: r["per_class"])
+            ax.errorbar([r["per_class"] for r in line], [100 * r["mean"] for r in line], [100 * r["std"] for r in line],
                         marker="o", capsize=3, label=source)
-        ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy (%)", title=f"{arch} (width {rows[0]['width']})")
+        ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy (%)")
+        ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+        ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)

@@ -106,6 +106,17 @@ def test_synthetic_training_pooled_ablation_runs(setup):
     assert [r["source"] for r in json.loads((out / "summary.json").read_text())] == ["itgan+pool"]
 
 
+def test_accuracy_plot_draws_lines_over_sizes_and_rows_for_one_size(tmp_path):
+    from synthetic_training import plot
+
+    row = {"arch": "convnet", "width": 8, "mean": 0.3, "std": 0.01, "seeds": 3}
+    sweep = [row | {"per_class": n, "source": s} for n in (10, 50) for s in ("real", "itgan")]
+    ablation = [row | {"per_class": 50, "source": s} for s in ("itgan", "itgan+pool")]
+    for name, summary in (("sweep.png", sweep), ("ablation.png", ablation)):
+        plot(summary, tmp_path / name)
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_crossings_interpolate_where_the_accuracy_difference_changes_sign():
     from budget_sweep import crossings
 
