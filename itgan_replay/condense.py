@@ -209,17 +209,18 @@ class Condenser:
             batches = (torch.randperm(len(z), generator=rng).split(cfg.subset_size) if cfg.split == "random"
                        else [torch.arange(len(z))])
             opt.zero_grad(set_to_none=True)
-            l_con_sum = 0.0
+            l_con_sum = torch.zeros((), device=z.device)
             for batch in batches:  # random split: every subset of this step's grouping; gradients add up
                 l_con, reg = self.losses(net, z[batch.to(z.device)], paired_real[batch], class_real, job.label, rng)
                 loss = (1 - cfg.lam) * l_con + cfg.lam * reg
-                if not math.isfinite(loss.item()):
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
                     raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
-                                             f"{loss.item()} at step {step}; lower the condensation lr (now {cfg.lr})")
+                                             f"{loss_value} at step {step}; lower the condensation lr (now {cfg.lr})")
                 loss.backward()
-                l_con_sum += l_con.item()
+                l_con_sum += l_con.detach()
             opt.step()
-            history.append(l_con_sum / len(batches))
+            history.append(l_con_sum.item() / len(batches))
             if progress:
                 progress(job, step + 1, history[-1])
         return z.detach().cpu(), history
