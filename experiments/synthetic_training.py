@@ -143,7 +143,7 @@ def plot(summary: list[dict], path: Path) -> None:
             ax.errorbar([r["per_class"] for r in line], [100 * r["mean"] for r in line], [100 * r["std"] for r in line],
                         marker="o", capsize=3, label=source)
         ax.set(xscale="log", xlabel="images per class", ylabel="test accuracy (%)")
-        ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+        ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.tight_layout()
