@@ -22,7 +22,8 @@ from cli import add_dataset_options, add_preset_options, preset_overrides
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator, Generator
 from itgan_replay.io import atomic_write_bytes
-from itgan_replay.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides
+from itgan_replay.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
+                                   init_normal_)
 from itgan_replay.quality import classification_accuracy_score
 
 HELP = {
@@ -39,7 +40,9 @@ HELP = {
     "iterations": "total generator iterations",
     "diffaug": "DiffAugment (translation + cutout) on real and fake images for D (1 on, 0 off)",
     "checkpoint_every": "iterations between checkpoints and sample grids",
-    "log_every": "iterations between progress/TensorBoard updates",
+    "log_every": "iterations between progress/TensorBoard updates and discriminator-collapse checks",
+    "max_rollbacks": "how often a collapsed discriminator may be rolled back to the last checkpoint with lr_d halved",
+    "standing_batches": "batches of random latents that recompute G_ema's batch-norm statistics before freezing",
     "seed": "random seed (weights, batches, latents, augmentation)",
 }
 
@@ -98,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     test_x = test.normalize(test.images)
     generator = trainer.frozen()
     torch.manual_seed(config.seed)
-    random_init = FrozenGenerator(Generator(generator.config), train.mean, train.std, train.class_names)
+    random_init = FrozenGenerator(init_normal_(Generator(generator.config)), train.mean, train.std, train.class_names)
     scores = {}
     for name, g in (("trained", generator), ("random_init", random_init)):
         scores[name] = classification_accuracy_score(g, test_x, test.labels, args.cas_per_class, args.cas_epochs, seed=config.seed)
         print(f"CAS ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {scores[name]:.4f}")
         trainer.writer.add_scalar(f"quality/cas_{name}", scores[name], trainer.iteration)
     report = {"dataset": args.dataset, "preset": args.preset, "config": asdict(config), "iterations": trainer.iteration,
+              "train_seconds": round(trainer.train_seconds, 1), "images_per_s": round(trainer.images_per_s, 1),
+              "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": args.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
               "cas": scores["trained"], "cas_random_init": scores["random_init"], "cas_per_class": args.cas_per_class,
               "cas_epochs": args.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint}

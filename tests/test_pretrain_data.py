@@ -8,7 +8,7 @@ from PIL import Image
 from itgan_replay.data import DatasetError, load_dataset, load_image_folder
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.io import load_checked
-from itgan_replay.pretrain import CHECKPOINT_KIND, GANTrainer, PretrainConfig, TrainingDivergedError
+from itgan_replay.pretrain import CHECKPOINT_KIND, CHECKPOINT_VERSION, GANTrainer, PretrainConfig, TrainingDivergedError
 
 TINY = PretrainConfig(ch=2, d_ch=2, z_dim=16, batch_size=8, d_steps=2, ema_decay=0.9, ema_start=2,
                       iterations=6, checkpoint_every=3, log_every=1, seed=1)
@@ -50,7 +50,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(type(t.D), "forward", lambda self, x, y: real_forward(self, x, y) * (float("nan") if t.iteration >= 4 else 1))
     with pytest.raises(TrainingDivergedError, match="last good checkpoint"):
         t.train(progress=False)
-    _, state = load_checked(t.checkpoint_path, CHECKPOINT_KIND, 1)
+    _, state = load_checked(t.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
     assert state["iteration"] == 3 and all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
 
 
