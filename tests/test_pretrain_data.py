@@ -1,14 +1,17 @@
+import copy
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from itgan_replay.data import DatasetError, load_dataset, load_image_folder
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.io import load_checked
-from itgan_replay.pretrain import CHECKPOINT_KIND, CHECKPOINT_VERSION, GANTrainer, PretrainConfig, TrainingDivergedError
+from itgan_replay.pretrain import (CHECKPOINT_KIND, CHECKPOINT_VERSION, Discriminator, GANTrainer, PretrainConfig,
+                                   TrainingDivergedError, init_normal_)
 
 TINY = PretrainConfig(ch=2, d_ch=2, z_dim=16, batch_size=8, d_steps=2, ema_decay=0.9, ema_start=2,
                       iterations=6, checkpoint_every=3, log_every=1, seed=1)
@@ -107,10 +110,90 @@ def test_offline_cifar_says_where_to_put_files(tmp_path, monkeypatch):
         load_dataset("cifar10", tmp_path)
 
 
-def test_dead_discriminator_is_reported(tmp_path, monkeypatch, capsys):
-    t = trainer(tmp_path, replace(TINY, iterations=2))
-    real_forward = type(t.D).forward
-    monkeypatch.setattr(type(t.D), "forward", lambda self, x, y: real_forward(self, x, y) * 0 + 0.5)
+def kill_discriminator(t, monkeypatch, when):
+    """Zero D's features (a dead D: one score for every image) in the steps where ``when()`` holds."""
+    real_features = type(t.D).features
+    monkeypatch.setattr(type(t.D), "features", lambda self, x: real_features(self, x) * (0 if when() else 1))
+
+
+def test_dead_discriminator_rolls_back_to_last_good_checkpoint_with_halved_lr(tmp_path, monkeypatch, capsys):
+    t = trainer(tmp_path, replace(TINY, iterations=8, checkpoint_every=1))
+    kill_discriminator(t, monkeypatch, lambda: t.rollbacks == 0 and t.iteration >= 3)  # dead at iterations 4 and 5
     t.train(progress=False)
     captured = capsys.readouterr()
-    assert "gives every image the same score" in captured.out + captured.err
+    assert "rolled back to iteration 3 with lr_d 0.0001" in captured.out + captured.err
+    assert t.iteration == 8 and t.rollbacks == 1
+    assert [g["lr"] for g in t.opt_d.param_groups] == [TINY.lr_d / 2]
+    _, state = load_checked(t.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
+    assert state["rollbacks"] == 1 and state["opt_d"]["param_groups"][0]["lr"] == TINY.lr_d / 2
+    resumed = trainer(tmp_path, replace(TINY, iterations=8, checkpoint_every=1))
+    resumed.load_checkpoint()
+    assert resumed.rollbacks == 1 and resumed.opt_d.param_groups[0]["lr"] == TINY.lr_d / 2
+
+
+def test_discriminator_that_stays_dead_stops_with_advice_and_keeps_good_checkpoint(tmp_path, monkeypatch):
+    t = trainer(tmp_path, replace(TINY, iterations=8, checkpoint_every=1, max_rollbacks=2))
+    kill_discriminator(t, monkeypatch, lambda: t.iteration >= 3)
+    with pytest.raises(TrainingDivergedError, match="after 2 rollbacks.*lower --lr-d"):
+        t.train(progress=False)
+    assert t.opt_d.param_groups[0]["lr"] == TINY.lr_d / 4
+    _, state = load_checked(t.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
+    assert state["iteration"] == 3  # the dead iteration 4 was never checkpointed
+
+
+def test_active_units_is_the_fraction_of_positive_real_features(tmp_path, monkeypatch):
+    t = trainer(tmp_path)
+    width = 4 * TINY.d_ch
+    pattern = torch.tensor([1.0, -1.0] * (width // 2))[:width]  # half the units positive for every image
+    monkeypatch.setattr(type(t.D), "features", lambda self, x: F.relu(self.blocks(x)).sum((2, 3)) * 0 + F.relu(pattern))
+    assert t.step()["d/active_units"] == 0.5
+
+
+def test_weights_start_from_normal_002_with_fresh_spectral_norm_vectors():
+    torch.manual_seed(0)
+    d = init_normal_(Discriminator(4, ch=8))
+    w = d.blocks[1].conv1.parametrizations.weight.original
+    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+    sigma = torch.linalg.matrix_norm(w.flatten(1), ord=2)
+    d.eval()
+    assert torch.allclose(torch.linalg.matrix_norm(d.blocks[1].conv1.weight.flatten(1), ord=2), torch.tensor(1.0), atol=0.02)
+    assert sigma.item() > 0.1  # so the normalised weight above really was divided by the new weights' norm
+
+
+def test_ema_averages_parameters_and_copies_spectral_norm_vectors(tmp_path):
+    config = replace(TINY, ema_start=0, ema_decay=0.7)
+    t = trainer(tmp_path, config)
+    expected = {k: v.detach().double().clone() for k, v in t.G.named_parameters()}
+    for _ in range(3):
+        t.step()
+        for k, v in t.G.named_parameters():
+            expected[k] = 0.7 * expected[k] + 0.3 * v.detach().double()
+    ema_params = dict(t.G_ema.named_parameters())
+    assert all(torch.allclose(ema_params[k].double(), expected[k], atol=1e-6) for k in expected)
+    assert not torch.allclose(ema_params["shared.weight"], dict(t.G.named_parameters())["shared.weight"])
+    ema_buffers = dict(t.G_ema.named_buffers())
+    assert all(torch.equal(ema_buffers[k], b) for k, b in t.G.named_buffers())
+
+
+def test_frozen_generator_uses_ema_weights_with_standing_statistics(tmp_path):
+    t = trainer(tmp_path, replace(TINY, ema_start=0, ema_decay=0.7, standing_batches=1, batch_size=64))
+    for _ in range(3):
+        t.step()
+    frozen = t.frozen()
+    assert all(torch.equal(frozen.state[k], v) for k, v in t.G_ema.state_dict().items()
+               if "running" not in k and "num_batches" not in k)
+    # independently: each batch norm's input statistics on frozen()'s standing batch, through the EMA weights
+    rng = torch.Generator().manual_seed(TINY.seed + 2)
+    z, y = torch.randn(64, TINY.z_dim, generator=rng), torch.randint(4, (64,), generator=rng)
+    net, inputs = copy.deepcopy(t.G_ema).eval(), {}
+    for name, m in net.named_modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.track_running_stats, m.running_mean, m.running_var = False, None, None  # normalise by the batch
+            m.register_forward_pre_hook(lambda mod, args, name=name: inputs.__setitem__(name, args[0]))
+    with torch.no_grad():
+        net(z, y)
+    frozen_norms = dict(frozen.net.named_modules())
+    for name, x in inputs.items():
+        assert torch.allclose(frozen_norms[name].running_mean, x.mean((0, 2, 3)), atol=1e-5), name
+        assert torch.allclose(frozen_norms[name].running_var, x.var((0, 2, 3)), rtol=1e-4, atol=1e-6), name
+    assert not torch.allclose(frozen.net.out_bn.running_mean, t.G.out_bn.running_mean, atol=1e-3)
