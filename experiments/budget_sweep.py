@@ -77,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(m not in METHODS for m in methods):
             raise UsageError(f"unknown method in {methods}; choose from {', '.join(METHODS)}")
-        generator_bytes = FrozenGenerator.load(args.generator).param_bytes
+        generator = FrozenGenerator.load(args.generator)
     except (UsageError, StoredFileError, DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    generator_bytes = generator.param_bytes
     points: dict[str, list[tuple[int, float]]] = {m: [] for m in methods}
     runs, not_fitting = [], []
     for budget in sorted(args.budgets):
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "sweep.json", json.dumps({
         "dataset": args.dataset, "preset": args.preset, "seed": args.seed, "generator_bytes": generator_bytes,
+        **generator.provenance,
         "runs": runs, "not_fitting": not_fitting, "crossings_bytes": crossed}, indent=1).encode())
     plot(points, generator_bytes, out / "accuracy_vs_bytes.png")
     print(f"\n{'method':<10} {'budget bytes':>13} {'stored bytes':>13} {'final avg acc':>13}")

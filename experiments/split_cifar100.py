@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     results = {}
     for method in methods:
         path = run_dir / "methods" / f"{method}.json"
-        method_settings = settings | ({"generator": generator.fingerprint} if method in LATENT_METHODS else {})
+        method_settings = settings | (generator.provenance if method in LATENT_METHODS else {})
         if path.exists():
             saved = json.loads(path.read_text())
             if saved["settings"] != method_settings:

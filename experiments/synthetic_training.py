@@ -163,7 +163,7 @@ def summarise(runs: list[dict]) -> list[dict]:
 def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
     """What makes runs comparable: everything but which sizes, seeds, sources and classifiers are run."""
     skip = {"per_class", "seeds", "sources", "archs", "width", "resnet_width", "out", "generator", "data_root", "no_progress"}
-    return {k: v for k, v in vars(args).items() if k not in skip} | {"generator": generator.fingerprint}
+    return {k: v for k, v in vars(args).items() if k not in skip} | generator.provenance
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,6 +153,7 @@ class FrozenGenerator(nn.Module):
         if len(self.class_names) != self.config.n_classes:
             raise ValueError(f"{len(self.class_names)} class names for a generator of {self.config.n_classes} classes")
         self.fingerprint = fingerprint(self.config, self.state, self.mean_values, self.std_values)
+        self.extra: dict = {}  # what the file's writer recorded (pretraining: its JSON report)
         self.chunk_size = chunk_size
         self.dtype = dtype
         with torch.random.fork_rng(devices=[]):  # a fresh instance: parametrized classes are per instance
@@ -187,6 +188,12 @@ class FrozenGenerator(nn.Module):
         """Stays in eval mode: the frozen generator's batch-norm statistics never change."""
         super().train(False)
         return self
+
+    @property
+    def provenance(self) -> dict[str, str | None]:
+        """What a results file records about the generator: its fingerprint and the dataset it was
+        pretrained on (``None`` where its file does not say)."""
+        return {"generator": self.fingerprint, "generator_trained_on": self.extra.get("dataset")}
 
     @property
     def param_bytes(self) -> int:

@@ -66,7 +66,7 @@ RESUMABLE_SETTINGS = frozenset({"iterations", "checkpoint_every", "log_every", "
 PRESETS: dict[str, PretrainConfig] = {
     "paper": PretrainConfig(),
     "cpu": PretrainConfig(ch=8, d_ch=16, batch_size=64, d_steps=2, lr_g=2e-4, lr_d=2e-4, ema_decay=0.998, ema_start=500,
-                          iterations=3200, checkpoint_every=250, log_every=25),
+                          iterations=3000, checkpoint_every=250, log_every=25),
 }
 
 

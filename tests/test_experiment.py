@@ -11,7 +11,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp")
     data = write_image_folder(root / "data", ["0", "1", "2", "3"])
     generator = tiny_generator()
-    generator.save(root / "g.pt")
+    generator.save(root / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
     return root, f"imagefolder:{data}", root / "g.pt"
 
 
@@ -33,6 +33,8 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert results["itgan"]["stored_bytes"] <= 1_200_000
     assert results["joint"]["final_average_forgetting"] == 0
     assert (root / "runs/t/curves.png").stat().st_size > 1000
+    itgan_file = json.loads((root / "runs/t/methods/itgan.json").read_text())
+    assert itgan_file["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
     # a rerun with the same name loads finished methods instead of training again
     assert run(setup, "--methods", "naive") == 0
     assert "already done" in capsys.readouterr().out

@@ -46,10 +46,12 @@ def test_bfloat16_runs_on_cpu_and_returns_float32(generator):
 
 def test_save_load_roundtrip_and_errors(generator, tmp_path):
     path = tmp_path / "g.pt"
-    generator.save(path)
+    generator.save(path, extra={"dataset": "imagefolder:elsewhere"})
     loaded = FrozenGenerator.load(path)
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 2, 3, 0])
     assert loaded.fingerprint == generator.fingerprint
+    assert loaded.provenance == {"generator": generator.fingerprint, "generator_trained_on": "imagefolder:elsewhere"}
+    assert generator.provenance["generator_trained_on"] is None  # never saved: nothing recorded
     assert torch.equal(loaded.generate(z, y), generator.generate(z, y))
     with pytest.raises(FileNotFoundError):
         FrozenGenerator.load(tmp_path / "missing.pt")
