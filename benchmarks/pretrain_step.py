@@ -65,7 +65,7 @@ def measure(d_ch: int, variant: str, ch: int, batch_size: int, seconds: float) -
     for _ in range(3):
         step()
     done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    while done == 0 or time.perf_counter() - start < seconds:
         step()
         done += 1
     elapsed = time.perf_counter() - start

@@ -66,7 +66,7 @@ RESUMABLE_SETTINGS = frozenset({"iterations", "checkpoint_every", "log_every", "
 PRESETS: dict[str, PretrainConfig] = {
     "paper": PretrainConfig(),
     "cpu": PretrainConfig(ch=8, d_ch=16, batch_size=64, d_steps=2, lr_g=2e-4, lr_d=2e-4, ema_decay=0.998, ema_start=500,
-                          iterations=3000, checkpoint_every=250, log_every=25),
+                          iterations=3500, checkpoint_every=250, log_every=25),
 }
 
 
@@ -250,12 +250,11 @@ class GANTrainer:
     def step(self) -> dict[str, float]:
         """One iteration: ``d_steps`` discriminator updates, one generator update, EMA.
 
-        Each discriminator update scores the real and the fake batch in one forward pass
-        (D has no batch statistics, so this equals two passes, at less cost)."""
+        Returns the losses, D's output spread on the last real batch (max - min score; 0 when D
+        is dead) and the fraction of its last features that are active (> 0) on that batch."""
         cfg = self.config
         self.G.train()
         self.D.train()
-        n = cfg.batch_size
         for _ in range(cfg.d_steps):
             x, y = self._real_batch()
             z, y_fake = self._fake_inputs()
@@ -279,7 +278,7 @@ class GANTrainer:
         self._update_ema()
         losses = {"loss/d_real": loss_d_real.item(), "loss/d_fake": loss_d_fake.item(), "loss/g": loss_g.item(),
                   "d/output_spread": (d_real.max() - d_real.min()).item(),
-                  "d/active_units": (h[:n] > 0).float().mean().item()}
+                  "d/active_units": (h > 0).float().mean().item()}
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingDivergedError(
                 f"non-finite loss at iteration {self.iteration}: {losses}. The last good checkpoint "
@@ -337,7 +336,9 @@ class GANTrainer:
         start, start_it, dead_logs = time.time(), self.iteration, 0
         try:
             while self.iteration < cfg.iterations:
+                step_start = time.time()
                 losses = self.step()
+                self.train_seconds += time.time() - step_start
                 bar.update(1)
                 if self.iteration % cfg.log_every == 0:
                     self.images_per_s = (self.iteration - start_it) * cfg.batch_size / max(1e-9, time.time() - start)
@@ -354,7 +355,6 @@ class GANTrainer:
             self.save_checkpoint()
             raise
         finally:
-            self.train_seconds += time.time() - start
             bar.close()
 
     def _log(self, losses: dict[str, float], bar: tqdm, progress: bool) -> None:
@@ -369,14 +369,14 @@ class GANTrainer:
 
     def _roll_back(self, bar: tqdm) -> None:
         """Reload the last (good) checkpoint and halve D's learning rate once more."""
-        dead_at, rollbacks = self.iteration, self.rollbacks + 1
+        dead_at, rollbacks, seconds = self.iteration, self.rollbacks + 1, self.train_seconds
         if rollbacks > self.config.max_rollbacks:
             raise TrainingDivergedError(
                 f"the discriminator collapsed again at iteration {dead_at} (every real image gets the same score) "
                 f"after {self.rollbacks} rollbacks with halved lr_d. The last good checkpoint {self.checkpoint_path} "
                 "is kept; start again with a lower --lr-d, a wider --d-ch or another --seed")
         self.load_checkpoint()
-        self.rollbacks = rollbacks
+        self.rollbacks, self.train_seconds = rollbacks, seconds  # the dead iterations took time too
         lr = self.config.lr_d * 0.5 ** rollbacks
         for group in self.opt_d.param_groups:
             group["lr"] = lr
