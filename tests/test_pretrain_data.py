@@ -193,7 +193,21 @@ def test_frozen_generator_uses_ema_weights_with_standing_statistics(tmp_path):
     with torch.no_grad():
         net(z, y)
     frozen_norms = dict(frozen.net.named_modules())
+    reference = copy.deepcopy(t.G_ema).eval()  # the EMA weights with those statistics, evaluated as is
+    reference_norms = dict(reference.named_modules())
     for name, x in inputs.items():
         assert torch.allclose(frozen_norms[name].running_mean, x.mean((0, 2, 3)), atol=1e-5), name
         assert torch.allclose(frozen_norms[name].running_var, x.var((0, 2, 3)), rtol=1e-4, atol=1e-6), name
+        reference_norms[name].running_mean.copy_(x.mean((0, 2, 3)))
+        reference_norms[name].running_var.copy_(x.var((0, 2, 3)))
+    # FrozenGenerator bakes each spectral norm after one more power iteration on the EMA weights (G's
+    # copied vectors are its warm start): one forward with the spectral norms, not the batch norms, training
+    reference.train()
+    for m in reference_norms.values():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    z2, y2 = torch.randn(10, TINY.z_dim), torch.arange(10) % 4
+    with torch.no_grad():
+        expected = ((reference(z2, y2) + 1) / 2 - frozen.mean) / frozen.std
+    assert torch.allclose(frozen.generate(z2, y2), expected, atol=1e-4)
     assert not torch.allclose(frozen.net.out_bn.running_mean, t.G.out_bn.running_mean, atol=1e-3)
