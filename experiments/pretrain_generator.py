@@ -1,7 +1,10 @@
 r"""Pretrain the class-conditional generator that IT-GAN replay needs.
 
     python experiments/pretrain_generator.py --preset cpu \
-        --dataset imagefolder:../shared/data/cifar10-jpeg --out generators/cifar10-cpu.pt
+        --dataset imagefolder:../shared/data/cifar10-jpeg-more --out generators/cifar10-cpu.pt
+
+Pretrain on photos the class-incremental stream never shows (here ``cifar10-jpeg-more``, whose
+training photos ``cifar10-jpeg`` does not contain); the report records ``dataset``.
 
 Writes the generator file (EMA weights, config, normalisation, class names,
 fingerprint, CAS scores), a JSON report beside it, and under ``--workdir``
