@@ -24,10 +24,10 @@ from cli import add_dataset_options
 from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.distributed import ShardMergeError, run_distributed
-from itgan_replay.generator import FrozenGenerator
+from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.inversion import InversionConfig
 from itgan_replay.io import StoredFileError
-from itgan_replay.memory import LatentMemory
+from itgan_replay.memory import STORAGE_DTYPES, LatentMemory
 from itgan_replay.nets import EmbeddingSampler
 
 
@@ -47,7 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", default="inversion", choices=["inversion", "random"], help="latent initialisation")
     p.add_argument("--inversion-steps", type=int, default=300, help="GAN inversion steps")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width")
-    p.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"], help="how latents are stored")
+    p.add_argument("--storage-dtype", default="float32", choices=list(STORAGE_DTYPES), help="how latents are stored")
+    p.add_argument("--generator-dtype", default="float32", choices=list(GENERATOR_STORAGE_DTYPES),
+                   help="how the memory stores (and counts) the generator's weights; latents are condensed against "
+                        "exactly those rounded weights")
     p.add_argument("--backend", choices=["gloo", "nccl"], help="torch.distributed backend (default: nccl on GPUs, else gloo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the image order and of every job")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group(backend)
     rank = dist.get_rank() if distributed else 0
     try:
-        generator = FrozenGenerator.load(args.generator, device=device)
+        generator = FrozenGenerator.load(args.generator, device=device).stored_as(GENERATOR_STORAGE_DTYPES[args.generator_dtype])
         train, _ = load_dataset(args.dataset, args.data_root)
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                                            progress=lambda job, step, loss: bar.update(1))
         print(f"rank {rank}: ran {ran} job(s)", flush=True)
         if latents is not None:
-            memory = LatentMemory(generator, getattr(torch, args.storage_dtype))
+            memory = LatentMemory(generator, STORAGE_DTYPES[args.storage_dtype], generator.storage_dtype)
             for c, z in latents.items():
                 memory.add(c, z)
             memory.save(args.out)

@@ -24,8 +24,8 @@ import torch
 
 from cli import add_dataset_options, add_preset_options, preset_overrides, save_figure
 from itgan_replay.condense import CondenseConfig
-from itgan_replay.data import DatasetError, load_dataset
-from itgan_replay.generator import FrozenGenerator
+from itgan_replay.data import DatasetError, load_dataset, split_validation
+from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.io import StoredFileError, atomic_write_bytes
 from itgan_replay.memory import BudgetError
 from itgan_replay.nets import build_net
@@ -49,6 +49,9 @@ class Preset:
     inversion_steps: int
     embedding_width: int | None
     lam: float = 0.0
+    storage_dtype: str = "float32"
+    generator_dtype: str = "float32"
+    inversion_net: str = "trained"
 
 
 PRESETS = {
@@ -74,6 +77,10 @@ HELP = {
     "inversion_steps": "GAN inversion steps per latent batch",
     "embedding_width": "width of the ConvNet embedding nets used for inversion and condensation",
     "lam": "weight lambda of the paired regulariser R in condensation (Eq. 4)",
+    "storage_dtype": "how latents are stored and counted: float32 (512 bytes each at z_dim 128) or float16 (256)",
+    "generator_dtype": "how the generator's weights are stored and counted: float32, float16 or bfloat16; "
+                       "condensation and replay use exactly the rounded weights",
+    "inversion_net": "feature net phi of the inversion (Eq. 1): trained (on the current experience only) or random",
 }
 
 
@@ -92,7 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
     p.add_argument("--seed", type=int, default=0, help="seed of the class order, model init and all sampling")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
-    p.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"], help="how latents are stored")
+    p.add_argument("--validation-per-class", type=int, default=0,
+                   help="hold out this many training photos per class (seeded by --seed) and evaluate on them instead "
+                        "of the test photos: for choosing settings without touching the test set (default 0: test photos)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_preset_options(p, Preset, HELP)
     return p.parse_args(argv)
@@ -141,8 +150,21 @@ def log_step(writer, acc: list[list[float]], i: int, stored_bytes: int, wall_s: 
     writer.add_scalar("time/wall_s", wall_s, i)
 
 
-def run_method(name: str, benchmark, preset: Preset, args: argparse.Namespace, generator: FrozenGenerator | None,
-               n_classes: int, train_bytes: int, tb_dir: Path) -> dict:
+def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig:
+    """The IT-GAN plugin settings of a preset (checked: a bad value is a :class:`UsageError`)."""
+    try:
+        return ITGANReplayConfig(
+            budget_bytes=preset.budget_bytes, seed=args.seed, progress=not args.no_progress,
+            storage_dtype=preset.storage_dtype, generator_dtype=preset.generator_dtype, inversion_net=preset.inversion_net,
+            inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
+            condense=CondenseConfig(iterations=preset.condense_iterations, lr=preset.condense_lr,
+                                    subset_size=preset.subset_size, real_batch=preset.real_batch, lam=preset.lam))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
+               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, tb_dir: Path) -> dict:
     """Train and evaluate one method on the stream; return its results."""
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
@@ -151,11 +173,6 @@ def run_method(name: str, benchmark, preset: Preset, args: argparse.Namespace, g
 
     torch.manual_seed(args.seed)
     model = build_net(preset.model, n_classes, preset.model_width)
-    itgan = ITGANReplayConfig(
-        budget_bytes=preset.budget_bytes, seed=args.seed, progress=not args.no_progress, storage_dtype=args.storage_dtype,
-        inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
-        condense=CondenseConfig(iterations=preset.condense_iterations, lr=preset.condense_lr, subset_size=preset.subset_size,
-                                real_batch=preset.real_batch, lam=preset.lam))
     method = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size)
     common = dict(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
                   criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -187,7 +204,9 @@ def run_method(name: str, benchmark, preset: Preset, args: argparse.Namespace, g
             "average_accuracy": [average_accuracy(acc, i) for i in range(n_exp)],
             "average_forgetting": [average_forgetting(acc, i) for i in range(n_exp)],
             "final_average_accuracy": average_accuracy(acc, last), "final_average_forgetting": average_forgetting(acc, last),
-            "stored_bytes": stored, "wall_s": wall}
+            "stored_bytes": stored, "generator_bytes": method.generator_bytes,
+            "stored_bytes_without_generator": stored - method.generator_bytes, "wall_s": wall,
+            "seconds": method.seconds()}
 
 
 def plot_curves(results: dict[str, dict], path: Path) -> None:
@@ -228,7 +247,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    itgan = plugin_config(preset, args)
     train, test = load_dataset(args.dataset, args.data_root)
+    if args.validation_per_class:
+        train, test = split_validation(train, args.validation_per_class, args.seed)
     n_classes = len(train.class_names)
     n_exp = args.experiences or (10 if n_classes >= 20 else n_classes // 2)
     if not 1 <= n_exp <= n_classes or n_classes % n_exp:
@@ -241,9 +263,11 @@ def run(args: argparse.Namespace) -> int:
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
                              f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
-        if preset.budget_bytes < generator.param_bytes:
-            raise UsageError(f"budget of {preset.budget_bytes:,} bytes is below the generator's {generator.param_bytes:,} "
-                             "bytes; raise --budget-bytes or use a narrower generator")
+        stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.generator_dtype])  # as the memories hold it
+        provenance, generator_bytes = stored.provenance, stored.param_bytes
+        if preset.budget_bytes < generator_bytes:
+            raise UsageError(f"budget of {preset.budget_bytes:,} bytes is below the generator's {generator_bytes:,} bytes "
+                             f"in {preset.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
     from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark
@@ -252,13 +276,14 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
     run_dir = args.out_dir / name
     settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
-                "seed": args.seed, "storage_dtype": args.storage_dtype,
+                "seed": args.seed, "evaluated_on": (f"validation: {args.validation_per_class} held-out training photos "
+                                                    "per class" if args.validation_per_class else "test photos"),
                 "class_order": [int(c) for c in benchmark.classes_order]}
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
     for method in methods:
         path = run_dir / "methods" / f"{method}.json"
-        method_settings = settings | (generator.provenance if method in LATENT_METHODS else {})
+        method_settings = settings | (provenance if method in LATENT_METHODS else {})
         if path.exists():
             saved = json.loads(path.read_text())
             if saved["settings"] != method_settings:
@@ -266,15 +291,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{method}] already done, loaded from {path}")
             results[method] = saved["result"]
             continue
-        results[method] = run_method(method, benchmark, preset, args, generator, n_classes,
+        results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
                                      len(train) * IMAGE_BYTES, run_dir / "tb")
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     plot_curves(results, run_dir / "curves.png")
-    print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'wall s':>8}")
+    print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'w/o generator':>13} "
+          f"{'wall s':>8}")
     for m, r in results.items():
         print(f"{m:<10} {r['final_average_accuracy']:>13.4f} {r['final_average_forgetting']:>14.4f} "
-              f"{r['stored_bytes']:>13,} {r['wall_s']:>8.0f}")
+              f"{r['stored_bytes']:>13,} {r['stored_bytes_without_generator']:>13,} {r['wall_s']:>8.0f}")
     print(f"wrote {run_dir / 'results.json'}, {run_dir / 'curves.png'} and TensorBoard logs in {run_dir / 'tb'}")
     return 0
 

@@ -57,6 +57,11 @@ def cutout(x: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, size: int) -> to
     return x * keep[:, None].to(x.dtype)
 
 
+def cutout_size(image_size: int, ratio: float) -> int:
+    """Side of the cutout square: ``ratio`` of the image side, rounded (16 for 32 x 32 at 0.5)."""
+    return int(image_size * ratio + 0.5)
+
+
 def flip(x: torch.Tensor, do_flip: torch.Tensor) -> torch.Tensor:
     return torch.where(do_flip.to(x.device)[:, None, None, None], x.flip(3), x)
 
@@ -100,7 +105,7 @@ class SiameseTransform:
         if self.family == "crop":
             return translate(x, each("dx", torch.long), each("dy", torch.long))
         if self.family == "cutout":
-            return cutout(x, each("cx", torch.long), each("cy", torch.long), int(w * p.ratio_cutout + 0.5))
+            return cutout(x, each("cx", torch.long), each("cy", torch.long), cutout_size(w, p.ratio_cutout))
         if self.family == "flip":
             return flip(x, each("flip", torch.bool))
         if self.family == "scale":
@@ -130,13 +135,15 @@ class SiameseAugment:
         """Draw a family and its parameters from ``rng`` (a CPU ``torch.Generator``)."""
         p, size = self.params, self.image_size
         u = lambda: float(torch.rand((), generator=rng))  # noqa: E731
-        family = self.families[int(torch.randint(len(self.families), (), generator=rng))]
+        integer = lambda low, high: int(torch.randint(low, high, (), generator=rng))  # noqa: E731  uniform on [low, high)
+        family = self.families[integer(0, len(self.families))]
         if family == "color":
             v = {"brightness": (u() - 0.5) * p.brightness, "saturation": u() * p.saturation, "contrast": u() + p.contrast}
-        elif family == "crop":
-            v = {k: round((u() * 2 - 1) * size * p.ratio_crop_pad) for k in ("dx", "dy")}
-        elif family == "cutout":
-            v = {k: int(u() * size) for k in ("cx", "cy")}
+        elif family == "crop":  # as the reference: uniform whole-pixel shifts in [-shift, shift]
+            shift = int(size * p.ratio_crop_pad + 0.5)
+            v = {k: integer(-shift, shift + 1) for k in ("dx", "dy")}
+        elif family == "cutout":  # as the reference: centres in [0, size] for an even cutout, [0, size - 1] for odd
+            v = {k: integer(0, size + 1 - cutout_size(size, p.ratio_cutout) % 2) for k in ("cx", "cy")}
         elif family == "flip":
             v = {"flip": u() < p.prob_flip}
         elif family == "scale":
@@ -155,7 +162,7 @@ def diff_augment(x: torch.Tensor, rng: torch.Generator | None = None, translatio
     dx = torch.randint(-pad_x, pad_x + 1, (n,), generator=rng)
     dy = torch.randint(-pad_y, pad_y + 1, (n,), generator=rng)
     x = translate(x, dx, dy)
-    size = int(w * cutout_ratio + 0.5)
-    cx = torch.randint(0, w + (1 - size % 2), (n,), generator=rng)
-    cy = torch.randint(0, h + (1 - size % 2), (n,), generator=rng)
+    size = cutout_size(w, cutout_ratio)
+    cx = torch.randint(0, w + 1 - size % 2, (n,), generator=rng)
+    cy = torch.randint(0, h + 1 - size % 2, (n,), generator=rng)
     return cutout(x, cx, cy, size)

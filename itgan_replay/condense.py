@@ -140,18 +140,19 @@ class Condenser:
 
     Args:
         generator: the frozen generator (its device is where jobs run).
-        sampler: gives the embedding net of each step (random or pooled); it also gives
-            the feature net of the inversion (drawn with the job's seed).
+        sampler: gives the embedding net of each step (random or pooled).
         config: condensation settings.
         augment: Siamese augmentation (DSA defaults); ``None`` disables augmentation.
         inversion: how latents are initialised (Eq. 1); ``None``: N(0, I) latents.
+        inversion_net: the feature net phi of the inversion (e.g. :func:`~itgan_replay.nets.trained_net`
+            on the data being condensed); ``None``: a net drawn from ``sampler`` with the job's seed.
     """
 
     def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
                  augment: SiameseAugment | None = SiameseAugment(),
-                 inversion: InversionConfig | None = InversionConfig()) -> None:
+                 inversion: InversionConfig | None = InversionConfig(), inversion_net: nn.Module | None = None) -> None:
         self.generator, self.sampler, self.config = generator, sampler, config
-        self.augment, self.inversion = augment, inversion
+        self.augment, self.inversion, self.inversion_net = augment, inversion, inversion_net
 
     def initial_latents(self, job: CondenseJob, class_real: torch.Tensor) -> torch.Tensor:
         """The job's starting latents: inversions of its paired real images, or N(0, I), seeded by the job."""
@@ -159,7 +160,9 @@ class Condenser:
         if self.inversion is None:
             return torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(job.seed))
         inv = self.inversion
-        feature_net = self.sampler(torch.Generator().manual_seed(job.seed))
+        feature_net = self.inversion_net
+        if feature_net is None:
+            feature_net = self.sampler(torch.Generator().manual_seed(job.seed))
         return invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps, inv.lr,
                       inv.lambda_pixel, inv.batch_size, job.seed).cpu()
 
@@ -178,7 +181,7 @@ class Condenser:
         """(L_con, R) for one step; ``paired_real[i]`` is the real image of ``latents[i]``."""
         cfg, device = self.config, self.generator.device
         syn = self.generator(latents, torch.full((len(latents),), label, dtype=torch.long, device=device))
-        idx = torch.randint(len(class_real), (min(cfg.real_batch, len(class_real)),), generator=rng)
+        idx = torch.randperm(len(class_real), generator=rng)[:cfg.real_batch]  # distinct images, as the reference
         real = class_real[idx].to(device)
         t = self.augment.sample(rng) if self.augment else (lambda x: x)
         if cfg.matching == "gradient":

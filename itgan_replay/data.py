@@ -55,6 +55,27 @@ class ImageTensors(Dataset):
         return ImageTensors(self.images, self.labels, self.class_names, tuple(mean), tuple(std))
 
 
+def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:
+    """Hold out ``per_class`` training images of every class (a seeded draw) as a validation set:
+    returns (the rest, the held-out images), for tuning without the test photos.
+
+    Raises:
+        DatasetError: a class has no more than ``per_class`` images.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    held = []
+    for c, name in enumerate(train.class_names):
+        mine = (train.labels == c).nonzero().flatten()
+        if len(mine) <= per_class:
+            raise DatasetError(f"class '{name}' has {len(mine)} training images; holding out {per_class} for "
+                               "validation would leave none. Lower the validation size")
+        held.append(mine[torch.randperm(len(mine), generator=rng)[:per_class]])
+    keep = torch.ones(len(train), dtype=torch.bool)
+    keep[torch.cat(held)] = False
+    part = lambda mask: ImageTensors(train.images[mask], train.labels[mask], train.class_names, train.mean, train.std)  # noqa: E731
+    return part(keep), part(~keep)
+
+
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 images, in [0, 1] units."""
     x = images.float().div(255).transpose(0, 1).reshape(3, -1)

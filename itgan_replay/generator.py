@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from copy import deepcopy
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -23,6 +24,7 @@ from .io import StoredFileError, load_checked, save_checked
 
 GENERATOR_FILE_KIND = "generator"
 GENERATOR_FILE_VERSION = 1
+GENERATOR_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class FrozenGenerator(nn.Module):
         self.extra: dict = {}  # what the file's writer recorded (pretraining: its JSON report)
         self.chunk_size = chunk_size
         self.dtype = dtype
+        self.storage_dtype = torch.float32  # see stored_as()
         with torch.random.fork_rng(devices=[]):  # a fresh instance: parametrized classes are per instance
             net = Generator(self.config)
         net.load_state_dict(self.state)
@@ -193,12 +196,33 @@ class FrozenGenerator(nn.Module):
     def provenance(self) -> dict[str, str | None]:
         """What a results file records about the generator: its fingerprint and the dataset it was
         pretrained on (``None`` where its file does not say)."""
-        return {"generator": self.fingerprint, "generator_trained_on": self.extra.get("dataset")}
+        return {"generator": self.fingerprint, "generator_trained_on": self.extra.get("dataset"),
+                "generator_storage_dtype": str(self.storage_dtype).removeprefix("torch.")}
 
     @property
     def param_bytes(self) -> int:
-        """Bytes needed to store the generator (spectral norm baked in) with float32 weights."""
-        return sum(t.numel() * (4 if t.is_floating_point() else t.element_size()) for t in self.net.state_dict().values())
+        """Bytes needed to store the generator (spectral norm baked in) with weights in :attr:`storage_dtype`."""
+        float_size = self.storage_dtype.itemsize
+        return sum(t.numel() * (float_size if t.is_floating_point() else t.element_size())
+                   for t in self.net.state_dict().values())
+
+    def stored_as(self, dtype: torch.dtype) -> "FrozenGenerator":
+        """This generator as a memory holds it with weights stored in ``dtype`` (``torch.float32``,
+        ``float16`` or ``bfloat16``): a copy whose floating weights and buffers are rounded to
+        ``dtype``, whose :attr:`param_bytes` counts ``dtype``, and which still computes in
+        :attr:`dtype`. Images come from exactly the stored values. The :attr:`fingerprint` stays the
+        source's (the file it was loaded from); :attr:`storage_dtype` tells the two apart."""
+        if dtype not in GENERATOR_STORAGE_DTYPES.values():
+            raise ValueError(f"generator storage dtype must be one of {list(GENERATOR_STORAGE_DTYPES)}, got {dtype}")
+        if self.storage_dtype != torch.float32:
+            raise ValueError(f"this generator is already stored as {self.storage_dtype}; round the float32 generator")
+        copy = deepcopy(self)
+        with torch.no_grad():
+            for t in copy.net.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.to(dtype))
+        copy.storage_dtype = dtype
+        return copy
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Normalised images for latents ``z`` (N, z_dim) and labels ``y`` (N,), in chunks.
@@ -238,7 +262,10 @@ class FrozenGenerator(nn.Module):
         return (images * self.std.to(images.device) + self.mean.to(images.device)).clamp(0, 1)
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
-        """Write the generator file (atomically) that :meth:`load` reads."""
+        """Write the generator file (atomically) that :meth:`load` reads (float32 generators only)."""
+        if self.storage_dtype != torch.float32:
+            raise ValueError(f"this is a copy rounded to {self.storage_dtype} (stored_as); save the float32 generator, "
+                             "memories record the storage dtype they use")
         save_checked(path, GENERATOR_FILE_KIND, GENERATOR_FILE_VERSION, {
             "config": asdict(self.config), "state_dict": self.state, "mean": list(self.mean_values),
             "std": list(self.std_values), "class_names": self.class_names, "fingerprint": self.fingerprint,

@@ -5,11 +5,11 @@ import os
 
 import torch
 
-from .generator import FrozenGenerator
+from .generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from .io import StoredFileError, load_checked, save_checked
 
 MEMORY_FILE_KIND = "latent-memory"
-MEMORY_FILE_VERSION = 1
+MEMORY_FILE_VERSION = 2  # 2: records the generator's storage dtype (version 1 files: float32)
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
@@ -24,11 +24,17 @@ class LatentMemory:
         generator: the frozen generator the latents belong to.
         storage_dtype: ``torch.float32`` or ``torch.float16`` for the stored latents
             (they are regenerated in float32).
+        generator_dtype: ``torch.float32``, ``float16`` or ``bfloat16``: how the memory stores (and
+            counts) the generator's weights. :attr:`generator` is then ``generator.stored_as(generator_dtype)``,
+            so images come from exactly the stored weights; condense against it too.
     """
 
-    def __init__(self, generator: FrozenGenerator, storage_dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, generator: FrozenGenerator, storage_dtype: torch.dtype = torch.float32,
+                 generator_dtype: torch.dtype = torch.float32) -> None:
         if storage_dtype not in STORAGE_DTYPES.values():
             raise ValueError(f"storage_dtype must be one of {list(STORAGE_DTYPES)}, got {storage_dtype}")
+        if generator.storage_dtype != generator_dtype:
+            generator = generator.stored_as(generator_dtype)
         self.generator, self.storage_dtype = generator, storage_dtype
         self.latents: dict[int, torch.Tensor] = {}
 
@@ -60,7 +66,7 @@ class LatentMemory:
 
     @property
     def generator_bytes(self) -> int:
-        """Bytes of the generator's weights (float32)."""
+        """Bytes of the generator's weights, stored in ``generator.storage_dtype``."""
         return self.generator.param_bytes
 
     @property
@@ -128,23 +134,25 @@ class LatentMemory:
         dtype_name = next(k for k, v in STORAGE_DTYPES.items() if v == self.storage_dtype)
         save_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION, {
             "fingerprint": self.generator.fingerprint, "storage_dtype": dtype_name,
+            "generator_storage_dtype": self.generator.provenance["generator_storage_dtype"],
             "labels": self.classes, "latents": [self.latents[c] for c in self.classes],
         })
 
     @classmethod
     def load(cls, path: str | os.PathLike, generator: FrozenGenerator) -> "LatentMemory":
-        """Read a memory written by :meth:`save` for this ``generator``.
+        """Read a memory written by :meth:`save` for this ``generator`` (the float32 one it was made from).
 
         Raises:
             FileNotFoundError: no file at ``path``.
             StoredFileError: corrupt or truncated file, a newer format version, or a
                 memory made with a different generator (fingerprint mismatch).
         """
-        _, payload = load_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION)
+        version, payload = load_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION)
         if payload["fingerprint"] != generator.fingerprint:
             raise StoredFileError(f"{path}: memory was made with generator {payload['fingerprint'][:12]}…, "
                                   f"not with the given generator {generator.fingerprint[:12]}…; load the matching generator file")
-        memory = cls(generator, STORAGE_DTYPES[payload["storage_dtype"]])
+        generator_dtype = GENERATOR_STORAGE_DTYPES[payload["generator_storage_dtype"] if version >= 2 else "float32"]
+        memory = cls(generator, STORAGE_DTYPES[payload["storage_dtype"]], generator_dtype)
         for label, z in zip(payload["labels"], payload["latents"]):
             memory.add(label, z)
         return memory

@@ -137,13 +137,18 @@ def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_s
     return correct / max(1, len(labels))
 
 
+def trained_net(images: torch.Tensor, labels: torch.Tensor, n_classes: int, epochs: int, arch: str = "convnet",
+                width: int | None = None, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
+    """A net initialised and trained (:func:`train_classifier`, on ``device``) from ``seed`` alone, in
+    eval mode; the global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_net(arch, n_classes, width)
+    return train_classifier(net.to(device), images, labels, epochs, rng=torch.Generator().manual_seed(seed))
+
+
 def build_pool(images: torch.Tensor, labels: torch.Tensor, n_classes: int, n_nets: int = 10, epochs: int = 2,
                arch: str = "convnet", width: int | None = None, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """Train ``n_nets`` nets briefly on real data; their weights form an embedding pool (paper: +1.5 points)."""
-    pool = []
-    for i in range(n_nets):
-        torch.manual_seed(seed + i)
-        net = build_net(arch, n_classes, width)
-        train_classifier(net, images, labels, epochs, rng=torch.Generator().manual_seed(seed + i))
-        pool.append({k: v.clone() for k, v in net.state_dict().items()})
-    return pool
+    nets = (trained_net(images, labels, n_classes, epochs, arch, width, seed + i) for i in range(n_nets))
+    return [{k: v.clone() for k, v in net.state_dict().items()} for net in nets]

@@ -9,6 +9,7 @@ images on the strategy's device and appends them to every mini-batch.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs, run_jobs
-from itgan_replay.generator import FrozenGenerator
+from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.inversion import InversionConfig
-from itgan_replay.memory import BudgetError, LatentMemory
-from itgan_replay.nets import EmbeddingSampler, build_pool
+from itgan_replay.memory import STORAGE_DTYPES, BudgetError, LatentMemory
+from itgan_replay.nets import EmbeddingSampler, build_pool, trained_net
 
 if TYPE_CHECKING:
     from avalanche.training.templates import SupervisedTemplate
@@ -44,6 +45,8 @@ class ITGANReplayConfig:
     condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
     inversion_steps: int = 100
     inversion_lr: float = 0.05
+    inversion_net: str = "trained"  # phi of Eq. 1: a net trained on the experience's data, or "random" (untrained)
+    inversion_net_epochs: int = 10
     embedding: str = "random"  # or "pool": nets pretrained briefly on the experience's data
     embedding_arch: str = "convnet"
     embedding_width: int | None = None
@@ -51,7 +54,8 @@ class ITGANReplayConfig:
     pool_epochs: int = 1
     replay_batch_size: int | None = None  # default: the strategy's train_mb_size
     regenerate: str = "batch"  # or "experience": regenerate all replay images once per experience
-    storage_dtype: str = "float32"
+    storage_dtype: str = "float32"  # of the latents
+    generator_dtype: str = "float32"  # of the generator's weights, as stored and counted (float16, bfloat16)
     seed: int = 0
     progress: bool = True
 
@@ -61,7 +65,8 @@ class ITGANReplayConfig:
         if self.latents_per_class is not None and self.latents_per_class < 1:
             raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
         checks = {"init": ("inversion", "random"), "embedding": ("random", "pool"),
-                  "regenerate": ("batch", "experience"), "storage_dtype": ("float32", "float16")}
+                  "regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
+                  "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES), "inversion_net": ("trained", "random")}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
@@ -81,23 +86,31 @@ class ITGANReplayPlugin(SupervisedPlugin):
     """Replay from a :class:`LatentMemory` of condensed latents plus a frozen generator.
 
     Args:
-        generator: the frozen, pretrained generator (its classes are the dataset's labels).
+        generator: the frozen, pretrained float32 generator (its classes are the dataset's labels).
         config: plugin settings (:class:`ITGANReplayConfig`).
         memory: an existing memory to continue from (e.g. ``LatentMemory.load``).
         memory_path: if given, the memory is saved there (atomically) after each experience.
+
+    Condensation and replay both use ``memory.generator``: the generator rounded to
+    ``config.generator_dtype``, as the memory stores and counts it.
     """
 
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None) -> None:
         super().__init__()
-        self.config, self.generator = config, generator
-        self.memory = memory or LatentMemory(generator, getattr(torch, config.storage_dtype))
-        if self.memory.generator is not generator:
-            raise ValueError("the memory belongs to another generator object; load it with this generator")
+        self.config = config
+        self.memory = memory or LatentMemory(generator, STORAGE_DTYPES[config.storage_dtype],
+                                             GENERATOR_STORAGE_DTYPES[config.generator_dtype])
+        stored = self.memory.generator
+        if stored.fingerprint != generator.fingerprint or stored.storage_dtype != GENERATOR_STORAGE_DTYPES[config.generator_dtype]:
+            raise ValueError(f"the memory holds generator {stored.fingerprint[:12]}… stored as {stored.storage_dtype}, not "
+                             f"{generator.fingerprint[:12]}… as {config.generator_dtype}; load it with this generator and setting")
+        self.generator = stored
         if config.budget_bytes is not None:
             self.memory.capacity(config.budget_bytes)  # BudgetError now, before any training
         self.memory_path = memory_path
         self.condensed: list[dict] = []  # one record per condensed class: experience, class, images used
+        self.seconds = {"inversion_net": 0.0, "inversion_and_condensation": 0.0}  # time spent, summed over experiences
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._rng = torch.Generator().manual_seed(config.seed)
 
@@ -161,10 +174,17 @@ class ITGANReplayPlugin(SupervisedPlugin):
                                    "latents": min(per_class, len(real[c]))})
         sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)
         inversion = InversionConfig(cfg.inversion_steps, cfg.inversion_lr) if cfg.init == "inversion" else None
-        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion)
+        start, inversion_net = time.perf_counter(), None
+        if inversion is not None and cfg.inversion_net == "trained":  # this experience's data only
+            inversion_net = trained_net(images, labels, n_classes, cfg.inversion_net_epochs, cfg.embedding_arch,
+                                        cfg.embedding_width, seed, device)
+        self.seconds["inversion_net"] += time.perf_counter() - start
+        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion, inversion_net=inversion_net)
         jobs = plan_jobs({c: min(per_class, len(real[c])) for c in classes}, cfg.condense, seed)
+        start = time.perf_counter()
         with tqdm(total=len(jobs) * cfg.condense.iterations, disable=not cfg.progress, desc="condense", leave=False) as bar:
             out = run_jobs(condenser, jobs, real, progress=lambda job, step, loss: bar.update(1))
+        self.seconds["inversion_and_condensation"] += time.perf_counter() - start
         for c in classes:
             self.memory.add(c, out[c])
         if cfg.budget_bytes is not None:

@@ -27,10 +27,13 @@ METHODS = {
 
 
 class Method:
-    """A method's plugins and a way to read how many bytes it stores."""
+    """A method's plugins, a way to read how many bytes it stores (``generator_bytes`` of them are a
+    generator's fixed weights) and a report of where its time went."""
 
-    def __init__(self, name: str, plugins: list[SupervisedPlugin], stored_bytes: Callable[[], int]) -> None:
+    def __init__(self, name: str, plugins: list[SupervisedPlugin], stored_bytes: Callable[[], int],
+                 generator_bytes: int = 0, seconds: Callable[[], dict[str, float]] = dict) -> None:
         self.name, self.plugins, self.stored_bytes = name, plugins, stored_bytes
+        self.generator_bytes, self.seconds = generator_bytes, seconds
 
 
 def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
@@ -52,7 +55,8 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
         config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
         plugin = ITGANReplayPlugin(generator, config)
-        return Method(name, [plugin], lambda: plugin.memory.total_bytes)
+        return Method(name, [plugin], lambda: plugin.memory.total_bytes, plugin.memory.generator_bytes,
+                      lambda: dict(plugin.seconds))
     if name == "exemplar":
         mem_size = budget_bytes // IMAGE_BYTES
         policy = ClassBalancedBuffer(mem_size, adaptive_size=False, total_num_classes=n_classes)

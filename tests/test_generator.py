@@ -50,7 +50,8 @@ def test_save_load_roundtrip_and_errors(generator, tmp_path):
     loaded = FrozenGenerator.load(path)
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 2, 3, 0])
     assert loaded.fingerprint == generator.fingerprint
-    assert loaded.provenance == {"generator": generator.fingerprint, "generator_trained_on": "imagefolder:elsewhere"}
+    assert loaded.provenance == {"generator": generator.fingerprint, "generator_trained_on": "imagefolder:elsewhere",
+                                 "generator_storage_dtype": "float32"}
     assert generator.provenance["generator_trained_on"] is None  # never saved: nothing recorded
     assert torch.equal(loaded.generate(z, y), generator.generate(z, y))
     with pytest.raises(FileNotFoundError):
