@@ -46,7 +46,7 @@ class ITGANReplayConfig:
     inversion_steps: int = 100
     inversion_lr: float = 0.05
     inversion_net: str = "trained"  # phi of Eq. 1: a net trained on the experience's data, or "random" (untrained)
-    inversion_net_epochs: int = 10
+    inversion_net_epochs: int = 5
     embedding: str = "random"  # or "pool": nets pretrained briefly on the experience's data
     embedding_arch: str = "convnet"
     embedding_width: int | None = None

@@ -1,0 +1,76 @@
+r"""Does storing the generator (and the latents) in 16 bits lose anything? CAS of each storage dtype, side by side.
+
+    python experiments/generator_dtype.py --generator generators/demo-cifar10-cpu.pt \
+        --dataset imagefolder:../shared/data/cifar10-jpeg-more --seeds 0 1
+
+For each (generator dtype, latent dtype) pair it rounds the generator's weights as a memory stores
+them (``FrozenGenerator.stored_as``) and the random latents likewise, then scores the classification
+accuracy (CAS: a ConvNet trained only on generated images, tested on the real test photos) with the
+same seeds as float32. Also records the generator's bytes and how far its images move from float32's.
+Writes ``--out`` (JSON) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from cli import add_dataset_options
+from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.io import StoredFileError, atomic_write_bytes
+from itgan_replay.memory import STORAGE_DTYPES
+from itgan_replay.quality import classification_accuracy_score
+
+VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("float16", "float16"))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataset_options(p)
+    p.add_argument("--generator", type=Path, required=True, help="float32 generator file")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="CAS seeds (latents, classifier init and order)")
+    p.add_argument("--per-class", type=int, default=500, help="generated images per class for the CAS classifier")
+    p.add_argument("--epochs", type=int, default=15, help="epochs of the CAS classifier")
+    p.add_argument("--out", type=Path, default=Path("runs/generator-dtype.json"), help="JSON results file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        source = FrozenGenerator.load(args.generator)
+        _, test = load_dataset(args.dataset, args.data_root)
+    except (DatasetError, StoredFileError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    test_x = test.with_stats(source.mean_values, source.std_values)
+    test_x = test_x.normalize(test_x.images)
+    probe_z = torch.randn(500, source.config.z_dim, generator=torch.Generator().manual_seed(12345))
+    probe_y = torch.arange(500) % source.config.n_classes
+    reference = source.generate(probe_z, probe_y)
+    rows = []
+    for generator_dtype, latent_dtype in VARIANTS:
+        stored = source.stored_as(GENERATOR_STORAGE_DTYPES[generator_dtype])
+        diff = (stored.generate(probe_z.to(STORAGE_DTYPES[latent_dtype]).float(), probe_y) - reference).abs()
+        cas = [classification_accuracy_score(stored, test_x, test.labels, args.per_class, args.epochs, seed=seed,
+                                             latent_dtype=STORAGE_DTYPES[latent_dtype]) for seed in args.seeds]
+        rows.append({"generator_dtype": generator_dtype, "latent_dtype": latent_dtype, "generator_bytes": stored.param_bytes,
+                     "image_abs_diff_mean": float(diff.mean()), "image_abs_diff_max": float(diff.max()),
+                     "cas_per_seed": cas, "cas_mean": statistics.mean(cas)})
+        print(f"{generator_dtype:>9} generator, {latent_dtype:>7} latents: {stored.param_bytes:>9,} bytes, "
+              f"|image - float32| mean {rows[-1]['image_abs_diff_mean']:.2e} max {rows[-1]['image_abs_diff_max']:.2e}, "
+              f"CAS {' '.join(f'{c:.4f}' for c in cas)} (mean {rows[-1]['cas_mean']:.4f})", flush=True)
+    atomic_write_bytes(args.out, json.dumps({
+        "generator_file": str(args.generator), **source.provenance, "dataset": args.dataset, "seeds": args.seeds,
+        "cas_per_class": args.per_class, "cas_epochs": args.epochs, "n_test": len(test), "rows": rows}, indent=1).encode())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

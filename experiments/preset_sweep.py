@@ -1,0 +1,85 @@
+r"""Choose main-job settings on a validation split of the training photos, never on the test photos.
+
+    python experiments/preset_sweep.py --dataset imagefolder:../shared/data/cifar10-jpeg \
+        --generator generators/demo-cifar10-cpu.pt \
+        --setting lr1e-2="--condense-lr 0.01" --setting lr3e-2="--condense-lr 0.03"
+
+Each ``--setting NAME="OPTIONS"`` is one run of ``split_cifar100.py`` (run name ``<name>-NAME``,
+resumable, and a rerun skips finished methods) with the given preset options, evaluated on
+``--validation-per-class`` training photos per class held out from training. Writes
+``<out-dir>/<name>/sweep.json`` (every setting's final average accuracy on the validation
+photos, its settings and wall time) and prints the table, best first.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from cli import add_dataset_options
+from itgan_replay.io import atomic_write_bytes
+from split_cifar100 import PRESETS
+from split_cifar100 import main as run_main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataset_options(p)
+    p.add_argument("--generator", type=Path, required=True, help="generator file")
+    p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',
+                   help="a named set of split_cifar100.py options (e.g. lr3e-2=\"--condense-lr 0.03\"); repeat for each setting")
+    p.add_argument("--methods", default="itgan", help="methods of every run (comma-separated)")
+    p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="preset the options modify")
+    p.add_argument("--validation-per-class", type=int, default=100, help="training photos per class held out to score on")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run (also chooses the held-out photos)")
+    p.add_argument("--name", default="preset-sweep", help="sweep name; runs are <name>-<setting> under --out-dir")
+    p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def parse_setting(text: str) -> tuple[str, list[str]]:
+    name, sep, options = text.partition("=")
+    if not sep or not name or any(c in name for c in "/ "):
+        raise ValueError(f"--setting '{text}': write NAME=\"OPTIONS\" with a NAME free of '/' and spaces")
+    return name, shlex.split(options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = dict(parse_setting(s) for s in args.setting)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = []
+    for label, options in settings.items():
+        run_name = f"{args.name}-{label}"
+        argv_run = ["--preset", args.preset, "--dataset", args.dataset, "--data-root", args.data_root,
+                    "--generator", str(args.generator), "--methods", args.methods, "--seed", str(args.seed),
+                    "--validation-per-class", str(args.validation_per_class), "--name", run_name,
+                    "--out-dir", str(args.out_dir), *options] + (["--no-progress"] if args.no_progress else [])
+        if run_main(argv_run) != 0:
+            print(f"error: setting {label} failed; see above (rerun this command to resume)", file=sys.stderr)
+            return 2
+        saved = json.loads((args.out_dir / run_name / "results.json").read_text())
+        for method, r in saved["results"].items():
+            rows.append({"setting": label, "options": options, "method": method,
+                         "validation_accuracy": r["final_average_accuracy"], "stored_bytes": r["stored_bytes"],
+                         "wall_s": r["wall_s"], "values": saved["settings"]["values"]})
+    rows.sort(key=lambda r: -r["validation_accuracy"])
+    out = args.out_dir / args.name / "sweep.json"
+    atomic_write_bytes(out, json.dumps({"dataset": args.dataset, "generator": str(args.generator), "seed": args.seed,
+                                        "evaluated_on": f"{args.validation_per_class} held-out training photos per class",
+                                        "rows": rows}, indent=1).encode())
+    print(f"\n{'setting':<16} {'method':<10} {'validation acc':>14} {'wall s':>7}  options")
+    for r in rows:
+        print(f"{r['setting']:<16} {r['method']:<10} {r['validation_accuracy']:>14.4f} {r['wall_s']:>7.0f}  {' '.join(r['options'])}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
