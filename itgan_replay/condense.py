@@ -176,13 +176,24 @@ class Condenser:
             initial = self.initial_latents(job, class_real)
         return self.run(job, initial, class_real[idx], class_real, progress)[0]
 
+    def real_batch(self, n_real: int, rng: torch.Generator) -> torch.Tensor:
+        """Indices of a step's real batch T: ``real_batch`` distinct images (a random permutation's head, as
+        the reference DM code), or all ``n_real`` if there are fewer."""
+        return torch.randperm(n_real, generator=rng)[:self.config.real_batch]
+
+    def groups(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
+        """How a step splits a job's ``n`` latents: one group (fixed split: the job is its subset), or a
+        fresh random partition into subsets of ``subset_size`` (random split)."""
+        if self.config.split == "random":
+            return list(torch.randperm(n, generator=rng).split(self.config.subset_size))
+        return [torch.arange(n)]
+
     def losses(self, net: nn.Module, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
                label: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(L_con, R) for one step; ``paired_real[i]`` is the real image of ``latents[i]``."""
         cfg, device = self.config, self.generator.device
         syn = self.generator(latents, torch.full((len(latents),), label, dtype=torch.long, device=device))
-        idx = torch.randperm(len(class_real), generator=rng)[:cfg.real_batch]  # distinct images, as the reference
-        real = class_real[idx].to(device)
+        real = class_real[self.real_batch(len(class_real), rng)].to(device)
         t = self.augment.sample(rng) if self.augment else (lambda x: x)
         if cfg.matching == "gradient":
             l_con = gradient_matching_loss(net, t(real), t(syn), label)
@@ -209,8 +220,7 @@ class Condenser:
         history = []
         for step in range(cfg.iterations):
             net = self.sampler(rng)
-            batches = (torch.randperm(len(z), generator=rng).split(cfg.subset_size) if cfg.split == "random"
-                       else [torch.arange(len(z))])
+            batches = self.groups(len(z), rng)
             opt.zero_grad(set_to_none=True)
             l_con_sum = torch.zeros((), device=z.device)
             for batch in batches:  # random split: every subset of this step's grouping; gradients add up

@@ -66,3 +66,39 @@ def test_diff_augment_is_per_image_and_seeded():
 def test_unknown_family_is_an_error():
     with pytest.raises(ValueError, match="unknown DSA families"):
         SiameseAugment(["blur"])
+
+
+def draws(family, key, n=4500, seed=0):
+    aug, rng = SiameseAugment([family]), torch.Generator().manual_seed(seed)
+    return torch.tensor([aug.sample(rng).values[key] for _ in range(n)], dtype=torch.float64)
+
+
+def assert_uniform_integers(values, low, high):
+    """Every integer in [low, high] drawn, each about equally often (what torch.randint gives the reference)."""
+    counts = torch.bincount((values - low).long(), minlength=high - low + 1).double()
+    assert len(counts) == high - low + 1 and counts.min() > 0
+    expected = len(values) / len(counts)
+    assert ((counts - expected).abs() < 5 * expected**0.5).all(), counts  # a rounded U[low, high] halves the ends
+
+
+def test_dsa_crop_shifts_are_uniform_integers_in_plus_minus_4_as_the_reference():
+    assert_uniform_integers(draws("crop", "dx"), -4, 4)
+    assert_uniform_integers(draws("crop", "dy", seed=1), -4, 4)
+
+
+def test_dsa_cutout_centres_are_uniform_on_0_to_32_as_the_reference():
+    assert_uniform_integers(draws("cutout", "cx", 6600), 0, 32)  # 16-pixel (even) cutout: randint(0, 33)
+
+
+def test_dsa_continuous_parameters_span_the_reference_ranges():
+    def span(family, key):
+        v = draws(family, key, 2000)
+        return v.min().item(), v.max().item(), v.mean().item()
+    checks = {("scale", "sx"): (1 / 1.2, 1.2), ("rotate", "angle"): (-15 * torch.pi / 180, 15 * torch.pi / 180),
+              ("color", "brightness"): (-0.5, 0.5), ("color", "saturation"): (0.0, 2.0), ("color", "contrast"): (0.5, 1.5)}
+    for (family, key), (low, high) in checks.items():
+        lo, hi, mean = span(family, key)
+        width = high - low
+        assert low <= lo < low + 0.02 * width and high - 0.02 * width < hi <= high, (family, key, lo, hi)
+        assert abs(mean - (low + high) / 2) < 0.03 * width, (family, key, mean)
+    assert abs(draws("flip", "flip", 2000).mean().item() - 0.5) < 0.04

@@ -144,3 +144,52 @@ def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fi
     assert list(sweep["crossings_bytes"]) == ["exemplar vs itgan"]
     assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
     assert "does not fit" in capsys.readouterr().out
+
+
+def test_validation_split_and_float16_generator_are_recorded_with_both_byte_columns(setup):
+    import torch
+
+    from conftest import tiny_generator
+
+    root = setup[0]
+    assert run(setup, "--name", "val", "--methods", "itgan,exemplar", "--validation-per-class", "4",
+               "--generator-dtype", "float16", "--storage-dtype", "float16") == 0
+    saved = json.loads((root / "runs/val/results.json").read_text())
+    assert saved["settings"]["evaluated_on"] == "validation: 4 held-out training photos per class"
+    itgan, exemplar = saved["results"]["itgan"], saved["results"]["exemplar"]
+    assert itgan["generator_bytes"] == tiny_generator().stored_as(torch.float16).param_bytes
+    assert itgan["stored_bytes_without_generator"] == itgan["stored_bytes"] - itgan["generator_bytes"] > 0
+    assert itgan["stored_bytes_without_generator"] % (16 * 2) == 0  # float16 latents of z_dim 16
+    assert exemplar["stored_bytes_without_generator"] == exemplar["stored_bytes"] == 4 * 8 * 3072  # 8 left per class
+    assert set(itgan["seconds"]) == {"inversion_net", "inversion_and_condensation"}
+    method_file = json.loads((root / "runs/val/methods/itgan.json").read_text())
+    assert method_file["settings"]["generator_storage_dtype"] == "float16"
+
+
+def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
+    import preset_sweep
+
+    root, dataset, gen = setup
+    argv = ["--dataset", dataset, "--generator", str(gen), "--preset", "smoke", "--validation-per-class", "4",
+            "--methods", "itgan", "--name", "ps", "--out-dir", str(root / "runs"), "--no-progress",
+            "--setting", "a=--condense-lr 0.01", "--setting", "b=--condense-lr 0.1 --real-batch 8"]
+    assert preset_sweep.main(argv) == 0
+    rows = json.loads((root / "runs/ps/sweep.json").read_text())["rows"]
+    assert sorted(r["setting"] for r in rows) == ["a", "b"]
+    assert [r["validation_accuracy"] for r in rows] == sorted((r["validation_accuracy"] for r in rows), reverse=True)
+    assert {r["setting"]: (r["values"]["condense_lr"], r["values"]["real_batch"]) for r in rows} == {"a": (0.01, 16), "b": (0.1, 8)}
+    assert preset_sweep.main(argv[:-4] + ["--setting", "no-equals-sign"]) == 2
+    assert "NAME=" in capsys.readouterr().err
+
+
+def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
+    import generator_dtype
+
+    root, dataset, gen = setup
+    out = tmp_path / "dtype.json"
+    assert generator_dtype.main(["--dataset", dataset, "--generator", str(gen), "--seeds", "0", "--per-class", "3",
+                                 "--epochs", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["generator_dtype"], r["latent_dtype"]) for r in rows] == list(generator_dtype.VARIANTS)
+    assert rows[0]["image_abs_diff_max"] == 0 and all(r["image_abs_diff_max"] > 0 for r in rows[1:])
+    assert rows[1]["generator_bytes"] == rows[2]["generator_bytes"] < rows[0]["generator_bytes"]

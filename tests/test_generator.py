@@ -66,3 +66,25 @@ def test_bad_labels_and_shapes_are_errors(generator):
         generator(torch.randn(2, 16), torch.tensor([0, 4]))
     with pytest.raises(ValueError, match="expected z of shape"):
         generator(torch.randn(2, 15), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_stored_as_rounds_the_weights_counts_their_bytes_and_leaves_the_source(generator, dtype, tmp_path):
+    before = {k: v.clone() for k, v in generator.net.state_dict().items()}
+    stored = generator.stored_as(dtype)
+    floats = sum(t.numel() for t in before.values() if t.is_floating_point())
+    assert generator.param_bytes - stored.param_bytes == 2 * floats and stored.storage_dtype == dtype
+    for key, t in stored.net.state_dict().items():
+        assert torch.equal(t, before[key].to(dtype).to(before[key].dtype) if t.is_floating_point() else before[key])
+    assert all(torch.equal(v, before[k]) for k, v in generator.net.state_dict().items())  # source untouched
+    z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    diff = (stored.generate(z, y) - generator.generate(z, y)).abs().max()
+    assert 0 < diff < 0.1
+    assert stored.fingerprint == generator.fingerprint
+    assert stored.provenance["generator_storage_dtype"] == str(dtype).removeprefix("torch.")
+    with pytest.raises(ValueError, match="already stored"):
+        stored.stored_as(torch.float16)
+    with pytest.raises(ValueError, match="save the float32"):
+        stored.save(tmp_path / "g.pt")
+    with pytest.raises(ValueError, match="storage dtype must be one of"):
+        generator.stored_as(torch.int8)

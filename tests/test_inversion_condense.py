@@ -100,3 +100,98 @@ def test_bad_configs_are_errors():
     for bad in ({"split": "mixed"}, {"matching": "kernel"}, {"lam": 1.5}):
         with pytest.raises(ValueError):
             CondenseConfig(**bad)
+
+
+class Flatten(torch.nn.Module):
+    """An embedding net whose features are the pixels, so every loss can be checked by hand."""
+
+    def embed(self, x):
+        return x.flatten(1)
+
+
+def one_step(generator, lam, monkeypatch=None, scaled=None, split="fixed"):
+    """Latents after one condensation step; ``scaled`` names a loss term multiplied by 1e6."""
+    if scaled:
+        import itgan_replay.condense as condense_module
+        original = getattr(condense_module, scaled)
+        monkeypatch.setattr(condense_module, scaled, lambda a, b: 1e6 * original(a, b))
+    config = CondenseConfig(iterations=1, lr=0.05, lam=lam, real_batch=16, subset_size=6, split=split)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
+    return run_jobs(condenser, plan_jobs({0: 12}, config, seed=1), {0: class_data()})[0]
+
+
+@pytest.mark.parametrize("lam, silent, heard", [(1.0, "distribution_matching_loss", "paired_regulariser"),
+                                               (0.0, "paired_regulariser", "distribution_matching_loss")])
+def test_lambda_one_ignores_l_con_and_lambda_zero_ignores_r(generator, monkeypatch, lam, silent, heard):
+    base = one_step(generator, lam)
+    assert torch.equal(one_step(generator, lam, monkeypatch, silent), base)  # no gradient from that term
+    monkeypatch.undo()
+    assert not torch.equal(one_step(generator, lam, monkeypatch, heard), base)  # the other term drives the step
+
+
+def test_each_step_draws_a_new_embedding_net_and_a_new_real_batch_of_distinct_images(generator):
+    nets, batches = [], []
+
+    class Spy(Condenser):
+        def real_batch(self, n_real, rng):
+            batches.append(super().real_batch(n_real, rng))
+            return batches[-1]
+
+    sampler = EmbeddingSampler("convnet", 4, width=8)
+    recording = lambda rng: nets.append(sampler(rng).features[0].weight.clone()) or sampler.net  # noqa: E731
+    config = CondenseConfig(iterations=6, lr=0.05, real_batch=16)
+    run_jobs(Spy(generator, recording, config, inversion=None), plan_jobs({0: 4}, config), {0: class_data(48)})
+    assert len(nets) == 6 and all(not torch.equal(a, b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    assert len(batches) == 6 and all(len(b) == 16 and len(set(b.tolist())) == 16 for b in batches)
+    assert len({tuple(sorted(b.tolist())) for b in batches}) == 6
+    assert set(torch.cat(batches).tolist()) <= set(range(48))
+
+
+def test_random_split_regroups_the_latents_at_every_step(generator):
+    groupings = []
+
+    class Spy(Condenser):
+        def groups(self, n, rng):
+            out = super().groups(n, rng)
+            groupings.append(frozenset(frozenset(g.tolist()) for g in out))
+            return out
+
+    for split, jobs, latents_per_job, expected_groups in (("random", 1, 12, 2), ("fixed", 2, 6, 1)):
+        groupings.clear()
+        config = CondenseConfig(iterations=5, lr=0.05, real_batch=8, subset_size=6, split=split)
+        run_jobs(Spy(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None),
+                 plan_jobs({0: 12}, config), {0: class_data()})
+        assert len(groupings) == 5 * jobs
+        for grouping in groupings:  # each step partitions all of its job's latents
+            assert len(grouping) == expected_groups and sorted(i for g in grouping for i in g) == list(range(latents_per_job))
+        assert len(set(groupings)) == (5 if split == "random" else 1)
+
+
+def test_regulariser_pairs_each_latent_with_its_own_photo(generator, monkeypatch):
+    import itgan_replay.condense as condense_module
+    pairs = []
+    monkeypatch.setattr(condense_module, "paired_regulariser", lambda r, s: pairs.append((r, s)) or (r - s).pow(2).sum(1).mean())
+    real = class_data(12)
+    config = CondenseConfig(iterations=1, lr=0.05, lam=0.5, real_batch=8, subset_size=4, split="random")
+    job = plan_jobs({2: 12}, config, seed=3)[0]
+    z0 = torch.randn(12, 16, generator=torch.Generator().manual_seed(0))
+    Condenser(generator, lambda rng: Flatten(), config, augment=None).run(job, z0, real[list(job.indices)], real)
+    images = generator.generate(z0, torch.full((12,), 2)).flatten(1)
+    assert len(pairs) == 3  # three random subsets of 4
+    for real_emb, syn_emb in pairs:
+        for r, s in zip(real_emb, syn_emb):
+            i = int((images - s).abs().sum(1).argmin())  # which latent produced this synthetic row
+            assert torch.allclose(s, images[i], atol=1e-5) and torch.equal(r, real[job.indices[i]].flatten())
+
+
+def test_inversion_uses_the_given_feature_net(generator, monkeypatch):
+    import itgan_replay.condense as condense_module
+    seen = []
+    monkeypatch.setattr(condense_module, "invert", lambda g, x, y, net, *a: seen.append(net) or torch.zeros(len(x), 16))
+    given = ConvNet(4, width=8)
+    config = CondenseConfig(iterations=0)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, InversionConfig(steps=1))
+    job = plan_jobs({0: 3}, config)[0]
+    condenser.initial_latents(job, class_data(3))
+    Condenser(generator, condenser.sampler, config, inversion=InversionConfig(steps=1), inversion_net=given).initial_latents(job, class_data(3))
+    assert seen[0] is not given and seen[1] is given

@@ -111,3 +111,24 @@ def test_failed_save_leaves_existing_file_untouched(saved, generator, monkeypatc
         filled(generator, per_class=(1,)).save(saved)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temp file left behind
+
+
+def test_memory_with_a_16_bit_generator_counts_it_and_round_trips_exactly(generator, tmp_path):
+    memory = LatentMemory(generator, torch.float16, generator_dtype=torch.bfloat16)
+    memory.add(0, torch.randn(3, 16))
+    assert memory.generator.storage_dtype == torch.bfloat16 and generator.storage_dtype == torch.float32
+    assert memory.generator_bytes == generator.stored_as(torch.bfloat16).param_bytes < generator.param_bytes
+    assert memory.total_bytes == 3 * 16 * 2 + memory.generator_bytes
+    memory.save(tmp_path / "m.pt")
+    loaded = LatentMemory.load(tmp_path / "m.pt", tiny_generator())  # loaded with the float32 source
+    assert loaded.generator.storage_dtype == torch.bfloat16 and loaded.total_bytes == memory.total_bytes
+    a, b = (m.sample(20, rng=torch.Generator().manual_seed(2)) for m in (memory, loaded))
+    assert torch.equal(a[0], b[0])
+
+
+def test_version_1_memory_files_load_with_a_float32_generator(generator, tmp_path):
+    z = torch.randn(2, 16)
+    io.save_checked(tmp_path / "v1.pt", "latent-memory", 1, {"fingerprint": generator.fingerprint, "storage_dtype": "float32",
+                                                            "labels": [1], "latents": [z]})
+    loaded = LatentMemory.load(tmp_path / "v1.pt", generator)
+    assert loaded.generator.storage_dtype == torch.float32 and torch.equal(loaded.latents[1], z)

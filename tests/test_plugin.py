@@ -97,3 +97,37 @@ def test_pooled_embedding_nets_are_trained_on_the_experience():
     run(plugin, tiny_benchmark(), Spy())
     assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 2, 1: 2, 2: 2, 3: 2}
     assert all(torch.isfinite(z).all() for z in plugin.memory.latents.values())
+
+
+def test_inversion_net_is_trained_on_the_current_experience_only(monkeypatch):
+    import strategies.itgan_plugin as plugin_module
+    seen = []
+    real_trained_net = plugin_module.trained_net
+    monkeypatch.setattr(plugin_module, "trained_net",
+                        lambda images, labels, *a, **kw: seen.append(set(labels.tolist())) or real_trained_net(images, labels, *a, **kw))
+    plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net_epochs=1))
+    run(plugin, tiny_benchmark(), Spy())
+    assert seen == [{2, 0}, {3, 1}]  # the class order of tiny_benchmark: experience 0 holds 2 and 0
+    assert plugin.seconds["inversion_net"] > 0 and plugin.seconds["inversion_and_condensation"] > 0
+    untrained = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net="random"))
+    seen.clear()
+    run(untrained, tiny_benchmark(), Spy())
+    assert seen == []
+
+
+def test_float16_generator_is_counted_and_used_for_condensation_and_replay():
+    generator = tiny_generator()
+    plugin = ITGANReplayPlugin(generator, plugin_config(latents_per_class=2, generator_dtype="float16"))
+    assert plugin.generator is plugin.memory.generator and plugin.generator.storage_dtype == torch.float16
+    n_float = sum(t.numel() for t in generator.net.state_dict().values() if t.is_floating_point())
+    assert generator.param_bytes - plugin.memory.generator_bytes == 2 * n_float
+    for t in plugin.generator.net.state_dict().values():  # every weight it computes with is a float16 value
+        assert not t.is_floating_point() or torch.equal(t, t.half().float())
+    run(plugin, tiny_benchmark(), Spy())
+    z, y = plugin.memory.all()
+    assert torch.equal(plugin.memory.sample(len(z), rng=torch.Generator().manual_seed(0))[0],
+                       generator.stored_as(torch.float16).generate(*[t[torch.randint(len(z), (len(z),), generator=torch.Generator().manual_seed(0))] for t in (z, y)]))
+    with pytest.raises(ValueError, match="generator_dtype must be one of"):
+        ITGANReplayConfig(latents_per_class=2, generator_dtype="int8")
+    with pytest.raises(ValueError, match="stored as"):  # a memory of the float16 generator with a float32 setting
+        ITGANReplayPlugin(generator, plugin_config(latents_per_class=2), memory=plugin.memory)

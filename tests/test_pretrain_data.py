@@ -211,3 +211,30 @@ def test_frozen_generator_uses_ema_weights_with_standing_statistics(tmp_path):
         expected = ((reference(z2, y2) + 1) / 2 - frozen.mean) / frozen.std
     assert torch.allclose(frozen.generate(z2, y2), expected, atol=1e-4)
     assert not torch.allclose(frozen.net.out_bn.running_mean, t.G.out_bn.running_mean, atol=1e-3)
+
+
+def test_validation_split_holds_out_training_photos_per_class():
+    from itgan_replay.data import ImageTensors, split_validation
+    labels = torch.arange(3).repeat_interleave(10)
+    images = torch.arange(30, dtype=torch.uint8).view(30, 1, 1, 1).expand(30, 3, 32, 32).contiguous()  # image i is all i
+    data = ImageTensors(images, labels, ["a", "b", "c"], (0.1, 0.2, 0.3), (0.5, 0.5, 0.5))
+    rest, held = split_validation(data, 4, seed=1)
+    assert torch.bincount(held.labels).tolist() == [4, 4, 4] and torch.bincount(rest.labels).tolist() == [6, 6, 6]
+    ids = lambda d: set(d.images[:, 0, 0, 0].tolist())  # noqa: E731
+    assert ids(rest) | ids(held) == set(range(30)) and not ids(rest) & ids(held)
+    assert all(labels[i] == y for i, y in zip(held.images[:, 0, 0, 0].tolist(), held.labels.tolist()))
+    assert held.mean == data.mean and held.class_names == data.class_names
+    assert ids(split_validation(data, 4, seed=1)[1]) == ids(held) != ids(split_validation(data, 4, seed=2)[1])
+    with pytest.raises(DatasetError, match="would leave none"):
+        split_validation(data, 10)
+
+
+def test_build_pool_and_trained_net_leave_the_global_rng_alone():
+    from itgan_replay.nets import build_pool, trained_net
+    x, y = torch.randn(16, 3, 32, 32), torch.arange(4).repeat(4)
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    pool = build_pool(x, y, 4, n_nets=2, epochs=1, width=8, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    again = trained_net(x, y, 4, 1, width=8, seed=4)  # net i of a pool is the trained net of seed + i
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in pool[1].items())
