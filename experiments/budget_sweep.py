@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file (its bytes count against every budget)")
     p.add_argument("--budgets", type=int, nargs="+", required=True, help="memory budgets in bytes, one run each")
-    p.add_argument("--methods", default="exemplar,itgan", help=f"comma-separated subset of: {', '.join(METHODS)}")
+    p.add_argument("--methods", default="exemplar,jpeg,itgan", help=f"comma-separated subset of: {', '.join(METHODS)}")
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="split_cifar100.py preset of every run")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (class order, init, sampling)")
     p.add_argument("--name", default="budget-sweep", help="sweep name; runs are <name>-<budget> under --out-dir")

@@ -30,6 +30,7 @@ from itgan_replay.io import StoredFileError, atomic_write_bytes
 from itgan_replay.memory import BudgetError
 from itgan_replay.nets import build_net
 from strategies.itgan_plugin import ITGANReplayConfig
+from strategies.jpeg_buffer import JPEGClassBalancedBuffer
 from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method
 from strategies.metrics import average_accuracy, average_forgetting, forgetting
 
@@ -52,6 +53,7 @@ class Preset:
     storage_dtype: str = "float32"
     generator_dtype: str = "float32"
     inversion_net: str = "trained"
+    jpeg_quality: int = 50
 
 
 PRESETS = {
@@ -81,6 +83,7 @@ HELP = {
     "generator_dtype": "how the generator's weights are stored and counted: float32, float16 or bfloat16; "
                        "condensation and replay use exactly the rounded weights",
     "inversion_net": "feature net phi of the inversion (Eq. 1): trained (on the current experience only) or random",
+    "jpeg_quality": "JPEG quality (1-100) of the jpeg method's exemplars",
 }
 
 
@@ -164,7 +167,8 @@ def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig
 
 
 def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
-               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, tb_dir: Path) -> dict:
+               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, tb_dir: Path,
+               image_stats: tuple[tuple[float, ...], tuple[float, ...]]) -> dict:
     """Train and evaluate one method on the stream; return its results."""
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
@@ -173,7 +177,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
 
     torch.manual_seed(args.seed)
     model = build_net(preset.model, n_classes, preset.model_width)
-    method = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size)
+    method = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
+                          image_stats, args.seed)
     common = dict(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
                   criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
                   eval_mb_size=500, device=args.device, plugins=method.plugins,
@@ -257,6 +262,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
     if "exemplar" in methods and preset.budget_bytes // IMAGE_BYTES < n_classes:
         raise UsageError(f"budget of {preset.budget_bytes:,} bytes holds fewer than one exemplar per class ({n_classes} classes)")
+    if "jpeg" in methods:  # a bad quality or a budget with no room beside the JPEG header stops here
+        try:
+            JPEGClassBalancedBuffer(preset.budget_bytes, n_classes, preset.jpeg_quality, train.mean, train.std)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
     generator = None
     if any(m in LATENT_METHODS for m in methods):
         generator = obtain_generator(args)
@@ -292,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
             results[method] = saved["result"]
             continue
         results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
-                                     len(train) * IMAGE_BYTES, run_dir / "tb")
+                                     len(train) * IMAGE_BYTES, run_dir / "tb", (train.mean, train.std))
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     plot_curves(results, run_dir / "curves.png")

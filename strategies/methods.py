@@ -11,6 +11,7 @@ from avalanche.training.storage_policy import ClassBalancedBuffer
 from itgan_replay.generator import FrozenGenerator
 
 from .itgan_plugin import ITGANReplayConfig, ITGANReplayPlugin
+from .jpeg_buffer import JPEGClassBalancedBuffer
 
 IMAGE_BYTES = 32 * 32 * 3  # one stored uint8 CIFAR image
 LATENT_METHODS = {
@@ -21,6 +22,7 @@ LATENT_METHODS = {
 METHODS = {
     **LATENT_METHODS,
     "exemplar": "raw-exemplar replay, class-balanced buffer (3,072 bytes per image)",
+    "jpeg": "JPEG-exemplar replay, class-balanced by bytes (one shared header, each image's scan)",
     "naive": "no replay (fine-tuning)",
     "joint": "joint training on all data (upper bound)",
 }
@@ -45,8 +47,11 @@ def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
 
 
 def build_method(name: str, budget_bytes: int, n_classes: int, generator: FrozenGenerator | None = None,
-                 itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None) -> Method:
-    """Plugins for ``name`` (one of :data:`METHODS`) at ``budget_bytes``; ``joint`` and ``naive`` have none."""
+                 itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None, jpeg_quality: int = 50,
+                 image_stats: tuple[tuple[float, ...], tuple[float, ...]] = ((0.5,) * 3, (0.5,) * 3),
+                 seed: int = 0) -> Method:
+    """Plugins for ``name`` (one of :data:`METHODS`) at ``budget_bytes``; ``joint`` and ``naive`` have none.
+    ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels."""
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
     if name in LATENT_METHODS:
@@ -62,5 +67,9 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
         policy = ClassBalancedBuffer(mem_size, adaptive_size=False, total_num_classes=n_classes)
         plugin = ReplayPlugin(mem_size, batch_size_mem=replay_batch_size, storage_policy=policy)
         return Method(name, [plugin], lambda: len(policy.buffer) * IMAGE_BYTES)
+    if name == "jpeg":
+        policy = JPEGClassBalancedBuffer(budget_bytes, n_classes, jpeg_quality, *image_stats, seed=seed)
+        plugin = ReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)
+        return Method(name, [plugin], lambda: policy.total_bytes)
     return Method(name, [], lambda: 0)
 

@@ -25,11 +25,12 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     root = setup[0]
     assert run(setup) == 0
     results = json.loads((root / "runs/t/results.json").read_text())["results"]
-    assert list(results) == ["itgan", "inversion", "gan", "exemplar", "naive", "joint"]
+    assert list(results) == ["itgan", "inversion", "gan", "exemplar", "jpeg", "naive", "joint"]
     for name, r in results.items():
         assert len(r["accuracy_matrix"]) == 2 and 0 <= r["final_average_accuracy"] <= 1
         assert (root / "runs/t/tb" / name).is_dir()
     assert results["naive"]["stored_bytes"] == 0 and results["exemplar"]["stored_bytes"] == 48 * 3072  # all fits
+    assert 623 + 48 * 100 < results["jpeg"]["stored_bytes"] < 48 * 3072  # all fits as JPEG, header counted once
     assert results["itgan"]["stored_bytes"] <= 1_200_000
     assert results["joint"]["final_average_forgetting"] == 0
     assert (root / "runs/t/curves.png").stat().st_size > 1000
@@ -51,6 +52,8 @@ def test_rerun_with_other_settings_is_refused(setup, capsys):
     (["--budget-bytes", "20000"], "below the generator"),
     (["--budget-bytes", "10000", "--methods", "exemplar"], "fewer than one exemplar"),
     (["--experiences", "3"], "cannot split"),
+    (["--budget-bytes", "600", "--methods", "jpeg"], "leaves nothing beside the 623-byte JPEG header"),
+    (["--jpeg-quality", "0", "--methods", "jpeg"], "quality must lie in [1, 100]"),
     (["--generator", "/nonexistent/g.pt"], "no generator at"),
 ])
 def test_bad_options_stop_before_training(setup, capsys, extra, message):
