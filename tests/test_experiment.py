@@ -141,10 +141,10 @@ def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fi
                               "--preset", "smoke", "--name", "sweep", "--out-dir", str(root / "runs"), "--no-progress"]) == 0
     sweep = json.loads((root / "runs/sweep/sweep.json").read_text())
     assert [(r["method"], r["budget_bytes"]) for r in sweep["runs"]] == [
-        ("exemplar", small), ("exemplar", 200_000), ("itgan", 200_000)]
+        ("exemplar", small), ("jpeg", small), ("exemplar", 200_000), ("jpeg", 200_000), ("itgan", 200_000)]
     assert sweep["not_fitting"] == [{"method": "itgan", "budget_bytes": small}]
     assert all(r["stored_bytes"] <= r["budget_bytes"] for r in sweep["runs"])
-    assert list(sweep["crossings_bytes"]) == ["exemplar vs itgan"]
+    assert list(sweep["crossings_bytes"]) == ["exemplar vs jpeg", "exemplar vs itgan", "jpeg vs itgan"]
     assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
     assert "does not fit" in capsys.readouterr().out
 
