@@ -6,7 +6,8 @@ Generated data: 10 classes, ``--images`` per class, two experiences of 5 classes
 first trains experience 0 (untimed; it fills the exemplar buffer), then experience 1 is timed
 from the first ``before_training_exp`` to the first ``after_training_exp`` callback, so buffer
 updates and condensation afterwards are not counted. Every replay method holds ``--stored``
-samples of the old classes (images, or latents; the IT-GAN memory is filled with N(0, I)
+samples of the old classes (images, or latents; ``jpeg`` keeps every old image as JPEG, decoded
+for each replayed sample; the IT-GAN memory is filled with N(0, I)
 latents, because condensation is not what is timed) and adds ``--batch`` replay samples to
 every mini-batch of ``--batch`` new images. ``itgan-batch`` regenerates each replay batch;
 ``itgan-experience`` regenerates all stored samples once at the start of the experience. The
@@ -37,15 +38,20 @@ from avalanche.training.plugins import EvaluationPlugin, ReplayPlugin  # noqa: E
 from avalanche.training.storage_policy import ClassBalancedBuffer  # noqa: E402
 from avalanche.training.supervised import Naive  # noqa: E402
 from strategies import ITGANReplayConfig, ITGANReplayPlugin  # noqa: E402
-METHODS = ("naive", "exemplar", "itgan-batch", "itgan-experience")
+from strategies.jpeg_buffer import JPEGClassBalancedBuffer  # noqa: E402
+METHODS = ("naive", "exemplar", "jpeg", "itgan-batch", "itgan-experience")
 
 
-def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: int, old_classes: list[int]) -> list:
+def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: int, old_classes: list[int],
+                  jpeg_quality: int) -> list:
     if method == "naive":
         return []
     if method == "exemplar":
         policy = ClassBalancedBuffer(stored, adaptive_size=False, total_num_classes=2 * len(old_classes))
         return [ReplayPlugin(stored, batch_size_mem=batch, storage_policy=policy)]
+    if method == "jpeg":  # a budget that holds every old image: what is timed is decoding each replayed sample
+        policy = JPEGClassBalancedBuffer(10**9, 2 * len(old_classes), jpeg_quality, (0.5,) * 3, (0.5,) * 3)
+        return [ReplayPlugin(policy.max_size, batch_size_mem=batch, storage_policy=policy)]
     memory = LatentMemory(generator)
     g = torch.Generator().manual_seed(0)
     for c in old_classes:
@@ -73,7 +79,7 @@ def time_method(method: str, benchmark, generator: FrozenGenerator, args: argpar
     torch.manual_seed(0)
     model = ConvNet(10, width=args.width)
     timer = ExperienceTimer()
-    plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)))
+    plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)), args.jpeg_quality)
     strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), criterion=torch.nn.CrossEntropyLoss(),
                      train_mb_size=args.batch, train_epochs=args.epochs, device="cpu",
                      plugins=[timer, *plugins], evaluator=EvaluationPlugin(loggers=[]))
@@ -91,6 +97,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1, help="training epochs per experience")
     p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
     p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
+    p.add_argument("--jpeg-quality", type=int, default=50, help="quality of the jpeg method's exemplars")
     p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every method")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/replay_overhead.json"), help="JSON output")
     args = p.parse_args()

@@ -209,7 +209,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
             "average_accuracy": [average_accuracy(acc, i) for i in range(n_exp)],
             "average_forgetting": [average_forgetting(acc, i) for i in range(n_exp)],
             "final_average_accuracy": average_accuracy(acc, last), "final_average_forgetting": average_forgetting(acc, last),
-            "stored_bytes": stored, "generator_bytes": method.generator_bytes,
+            "stored_bytes": stored, "stored_samples": train_bytes // IMAGE_BYTES if name == "joint" else method.stored_samples(),
+            "generator_bytes": method.generator_bytes,
             "stored_bytes_without_generator": stored - method.generator_bytes, "wall_s": wall,
             "seconds": method.seconds()}
 

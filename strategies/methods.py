@@ -29,12 +29,13 @@ METHODS = {
 
 
 class Method:
-    """A method's plugins, a way to read how many bytes it stores (``generator_bytes`` of them are a
-    generator's fixed weights) and a report of where its time went."""
+    """A method's plugins, ways to read how many bytes and samples it stores (``generator_bytes`` of
+    the bytes are a generator's fixed weights) and a report of where its time went."""
 
     def __init__(self, name: str, plugins: list[SupervisedPlugin], stored_bytes: Callable[[], int],
-                 generator_bytes: int = 0, seconds: Callable[[], dict[str, float]] = dict) -> None:
-        self.name, self.plugins, self.stored_bytes = name, plugins, stored_bytes
+                 stored_samples: Callable[[], int] = lambda: 0, generator_bytes: int = 0,
+                 seconds: Callable[[], dict[str, float]] = dict) -> None:
+        self.name, self.plugins, self.stored_bytes, self.stored_samples = name, plugins, stored_bytes, stored_samples
         self.generator_bytes, self.seconds = generator_bytes, seconds
 
 
@@ -60,16 +61,16 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
         config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
         plugin = ITGANReplayPlugin(generator, config)
-        return Method(name, [plugin], lambda: plugin.memory.total_bytes, plugin.memory.generator_bytes,
-                      lambda: dict(plugin.seconds))
+        return Method(name, [plugin], lambda: plugin.memory.total_bytes, lambda: len(plugin.memory),
+                      plugin.memory.generator_bytes, lambda: dict(plugin.seconds))
     if name == "exemplar":
         mem_size = budget_bytes // IMAGE_BYTES
         policy = ClassBalancedBuffer(mem_size, adaptive_size=False, total_num_classes=n_classes)
         plugin = ReplayPlugin(mem_size, batch_size_mem=replay_batch_size, storage_policy=policy)
-        return Method(name, [plugin], lambda: len(policy.buffer) * IMAGE_BYTES)
+        return Method(name, [plugin], lambda: len(policy.buffer) * IMAGE_BYTES, lambda: len(policy.buffer))
     if name == "jpeg":
         policy = JPEGClassBalancedBuffer(budget_bytes, n_classes, jpeg_quality, *image_stats, seed=seed)
         plugin = ReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)
-        return Method(name, [plugin], lambda: policy.total_bytes)
+        return Method(name, [plugin], lambda: policy.total_bytes, lambda: len(policy.buffer))
     return Method(name, [], lambda: 0)
 

@@ -164,6 +164,7 @@ def test_validation_split_and_float16_generator_are_recorded_with_both_byte_colu
     assert itgan["stored_bytes_without_generator"] == itgan["stored_bytes"] - itgan["generator_bytes"] > 0
     assert itgan["stored_bytes_without_generator"] % (16 * 2) == 0  # float16 latents of z_dim 16
     assert exemplar["stored_bytes_without_generator"] == exemplar["stored_bytes"] == 4 * 8 * 3072  # 8 left per class
+    assert exemplar["stored_samples"] == 32 and itgan["stored_samples"] == itgan["stored_bytes_without_generator"] // 32
     assert set(itgan["seconds"]) == {"inversion_net", "inversion_and_condensation"}
     method_file = json.loads((root / "runs/val/methods/itgan.json").read_text())
     assert method_file["settings"]["generator_storage_dtype"] == "float16"
