@@ -61,7 +61,7 @@ PRESETS = {
     "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, 5000, 1e-3, 500, 256, 1000, None),
     # fits 2 CPU cores in under 30 minutes on Split-CIFAR-10 with the cpu-preset generator; the few
     # condensation steps take a 10x larger latent learning rate than the paper's 5,000
-    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, 40, 1e-2, 500, 128, 40, 32),
+    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, 40, 1e-2, 500, 128, 40, 32, generator_dtype="float16"),
     # for tests and a first try: minutes on tiny data
     "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, 2, 1e-3, 500, 16, 2, 8),
 }
