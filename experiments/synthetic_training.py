@@ -32,7 +32,7 @@ from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.inversion import InversionConfig
 from itgan_replay.io import StoredFileError, atomic_write_bytes
-from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier
+from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
 
 SOURCES = ("real", "gan", "inversion", "itgan")
 MODIFIERS = "random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled embedding nets)"
@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--inversion-steps", type=int, default=100, help="inversion steps")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width for inversion/condensation")
     p.add_argument("--real-batch", type=int, default=256, help="real images per condensation step")
+    p.add_argument("--inversion-net", choices=["trained", "random"], default="trained",
+                   help="feature net of the inversion: a ConvNet trained on the training photos (per seed), or untrained")
+    p.add_argument("--inversion-net-epochs", type=int, default=5, help="training epochs of the trained inversion net")
     p.add_argument("--pool-nets", type=int, default=5, help="nets in the pool of +pool ablations (trained on the real training set)")
     p.add_argument("--pool-epochs", type=int, default=2, help="training epochs of each pooled net")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -87,7 +90,8 @@ def itgan_variant(source: str, base: CondenseConfig) -> tuple[CondenseConfig, bo
 def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: int, seed: int, sources: list[str],
                   args: argparse.Namespace, pool: list | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The same-size training sets (``n`` images per class) of ``sources``; every IT-GAN variant
-    starts from the same inverted latents."""
+    starts from the same inverted latents (inverted with a net trained on all of ``real`` unless
+    ``--inversion-net random``)."""
     classes = sorted(real)
     labels = torch.arange(len(classes)).repeat_interleave(n)
     base = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=args.subset_size or n, real_batch=args.real_batch)
@@ -98,7 +102,12 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
         latents["gan"] = torch.randn(len(labels), generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
     if any(s != "real" and s != "gan" for s in sources):
         whole = plan_jobs({c: n for c in classes}, replace(base, subset_size=n), seed)  # one inversion job per class
-        condenser = Condenser(generator, sampler, base, inversion=inversion)
+        inversion_net = None
+        if args.inversion_net == "trained":
+            images, labels_all = torch.cat([real[c] for c in classes]), torch.cat([torch.full((len(real[c]),), c) for c in classes])
+            inversion_net = trained_net(images, labels_all, len(classes), args.inversion_net_epochs, "convnet",
+                                        args.embedding_width, seed)
+        condenser = Condenser(generator, sampler, base, inversion=inversion, inversion_net=inversion_net)
         bar = tqdm(whole, desc=f"n={n} seed={seed} inversion", disable=args.no_progress, leave=False)
         inverted = assemble(whole, {job.key: condenser.initial_latents(job, real[job.label]) for job in bar})
         if "inversion" in sources:
