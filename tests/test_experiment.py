@@ -197,3 +197,25 @@ def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
     assert [(r["generator_dtype"], r["latent_dtype"]) for r in rows] == list(generator_dtype.VARIANTS)
     assert rows[0]["image_abs_diff_max"] == 0 and all(r["image_abs_diff_max"] > 0 for r in rows[1:])
     assert rows[1]["generator_bytes"] == rows[2]["generator_bytes"] < rows[0]["generator_bytes"]
+
+
+def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs(tmp_path, capsys):
+    import seed_summary
+
+    def write(name, seed, accs, epochs=4):
+        results = {m: {"final_average_accuracy": a, "final_average_forgetting": 0.5, "stored_bytes": 100,
+                       "stored_bytes_without_generator": 40, "stored_samples": 4, "wall_s": 1.0} for m, a in accs.items()}
+        settings = {"seed": seed, "class_order": [seed], "values": {"epochs": epochs}}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"settings": settings, "results": results}))
+        return str(tmp_path / name)
+
+    runs = [write("a", 0, {"itgan": 0.2, "exemplar": 0.1}), write("b", 1, {"itgan": 0.4, "exemplar": 0.1})]
+    assert seed_summary.main([*runs, "--out", str(tmp_path / "s.json")]) == 0
+    itgan = json.loads((tmp_path / "s.json").read_text())["methods"]["itgan"]
+    assert itgan["final_average_accuracy"]["per_seed"] == [0.2, 0.4] and itgan["seeds"] == [0, 1]
+    assert itgan["final_average_accuracy"]["mean"] == pytest.approx(0.3)
+    assert itgan["final_average_accuracy"]["std"] == pytest.approx(0.02**0.5)  # sample std of 0.2, 0.4
+    mixed = write("c", 2, {"itgan": 0.3}, epochs=5)
+    assert seed_summary.main([runs[0], mixed, "--out", str(tmp_path / "t.json")]) == 2
+    assert "differ in more than their seed" in capsys.readouterr().err and not (tmp_path / "t.json").exists()

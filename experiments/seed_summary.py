@@ -1,0 +1,71 @@
+r"""Mean ± std over seeds of main-job runs: one table, one JSON.
+
+    python experiments/seed_summary.py runs/quick-seed0 runs/quick-seed1 runs/quick-seed2 \
+        --out docs/runs/quick-3seeds.json
+
+Each argument is a run folder of ``split_cifar100.py`` (its ``results.json``). The runs must
+differ in their seed only (it also sets the class order); the summary keeps every seed's
+number beside the mean and the sample standard deviation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from itgan_replay.io import atomic_write_bytes
+
+FIELDS = ("final_average_accuracy", "final_average_forgetting")
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per method: each seed's final accuracy and forgetting, their mean and std, stored bytes (both columns)."""
+    base = {k: v for k, v in runs[0]["settings"].items() if k not in ("seed", "class_order")}
+    for run in runs[1:]:
+        other = {k: v for k, v in run["settings"].items() if k not in ("seed", "class_order")}
+        if other != base:
+            raise ValueError(f"runs differ in more than their seed: {sorted(k for k in base if base[k] != other.get(k))}")
+    methods = [m for m in runs[0]["results"] if all(m in r["results"] for r in runs)]
+    out = {}
+    for m in methods:
+        rows = [r["results"][m] for r in runs]
+        out[m] = {"seeds": [r["settings"]["seed"] for r in runs],
+                  "stored_bytes": [r["stored_bytes"] for r in rows],
+                  "stored_bytes_without_generator": [r.get("stored_bytes_without_generator", r["stored_bytes"]) for r in rows],
+                  "stored_samples": [r.get("stored_samples") for r in rows], "wall_s": [r["wall_s"] for r in rows]}
+        for f in FIELDS:
+            values = [r[f] for r in rows]
+            out[m][f] = {"per_seed": values, "mean": statistics.mean(values),
+                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return {"settings": base, "methods": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", type=Path, nargs="+", help="run folders of split_cifar100.py (each with results.json)")
+    p.add_argument("--out", type=Path, required=True, help="JSON summary to write")
+    args = p.parse_args(argv)
+    try:
+        runs = [json.loads((r / "results.json").read_text()) for r in args.runs]
+        summary = summarise(runs)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary["runs"] = [str(r) for r in args.runs]
+    atomic_write_bytes(args.out, json.dumps(summary, indent=1).encode())
+    print(f"{'method':<10} {'final avg acc (mean ± std)':>27} {'per seed':>24} {'forgetting':>16} {'stored bytes':>13} "
+          f"{'w/o generator':>13}")
+    for m, r in summary["methods"].items():
+        acc, fgt = r["final_average_accuracy"], r["final_average_forgetting"]
+        print(f"{m:<10} {100 * acc['mean']:>19.1f} ± {100 * acc['std']:4.1f} "
+              f"{' / '.join(f'{100 * v:.1f}' for v in acc['per_seed']):>24} "
+              f"{100 * fgt['mean']:>9.1f} ± {100 * fgt['std']:4.1f} {max(r['stored_bytes']):>13,} "
+              f"{max(r['stored_bytes_without_generator']):>13,}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
