@@ -35,6 +35,8 @@ from itgan_replay.condense import CondenseConfig, Condenser
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.nets import EmbeddingSampler
 
+REFERENCE_PLACEHOLDER = "PATH/TO/DatasetCondensation (a checkout of VICO-UoE/DatasetCondensation)"
+
 
 def reference_worker(reference: Path, classes: int, ipc: int, real: int, steps: int) -> dict:
     """Run the reference ``main_DM.py`` for ``steps`` iterations on generated data; return its step times."""
@@ -108,7 +110,8 @@ def main() -> None:
                  "note": None if reference else "skipped: no --reference checkout given"})
     report(rows, ["implementation", "s_per_step", "ratio_to_reference", "note"], args.out,
            {k: v for k, v in vars(args).items() if k != "worker"}
-           | {"reference_timed_steps": reference["timed_steps"] if reference else None})
+           | {"reference": REFERENCE_PLACEHOLDER if args.reference else None,  # the checkout's path is this machine's
+              "reference_timed_steps": reference["timed_steps"] if reference else None})
 
 
 if __name__ == "__main__":

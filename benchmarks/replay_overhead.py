@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -31,14 +30,13 @@ from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.memory import LatentMemory
 from itgan_replay.nets import ConvNet
 
-warnings.filterwarnings("ignore", message="no QP solver found")  # printed by Avalanche's import of qpsolvers
-from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark  # noqa: E402
-from avalanche.core import SupervisedPlugin  # noqa: E402
-from avalanche.training.plugins import EvaluationPlugin, ReplayPlugin  # noqa: E402
-from avalanche.training.storage_policy import ClassBalancedBuffer  # noqa: E402
-from avalanche.training.supervised import Naive  # noqa: E402
-from strategies import ITGANReplayConfig, ITGANReplayPlugin  # noqa: E402
-from strategies.jpeg_buffer import JPEGClassBalancedBuffer  # noqa: E402
+from strategies import BufferReplayPlugin, ITGANReplayConfig, ITGANReplayPlugin  # first: it silences known warnings
+from strategies.jpeg_buffer import JPEGClassBalancedBuffer
+from strategies.scenario import class_incremental_stream
+from avalanche.core import SupervisedPlugin  # noqa: I001
+from avalanche.training.plugins import EvaluationPlugin
+from avalanche.training.storage_policy import ClassBalancedBuffer
+from avalanche.training.supervised import Naive
 METHODS = ("naive", "exemplar", "jpeg", "itgan-batch", "itgan-experience")
 
 
@@ -48,10 +46,10 @@ def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: i
         return []
     if method == "exemplar":
         policy = ClassBalancedBuffer(stored, adaptive_size=False, total_num_classes=2 * len(old_classes))
-        return [ReplayPlugin(stored, batch_size_mem=batch, storage_policy=policy)]
+        return [BufferReplayPlugin(stored, batch_size_mem=batch, storage_policy=policy)]
     if method == "jpeg":  # a budget that holds every old image: what is timed is decoding each replayed sample
         policy = JPEGClassBalancedBuffer(10**9, 2 * len(old_classes), jpeg_quality, (0.5,) * 3, (0.5,) * 3)
-        return [ReplayPlugin(policy.max_size, batch_size_mem=batch, storage_policy=policy)]
+        return [BufferReplayPlugin(policy.max_size, batch_size_mem=batch, storage_policy=policy)]
     memory = LatentMemory(generator)
     g = torch.Generator().manual_seed(0)
     for c in old_classes:
@@ -105,7 +103,7 @@ def main() -> None:
     labels = torch.arange(10).repeat_interleave(args.images)
     data = ImageTensors(torch.randint(256, (len(labels), 3, 32, 32), generator=g, dtype=torch.uint8), labels,
                         [str(c) for c in range(10)])
-    benchmark = nc_benchmark(data, data, n_experiences=2, task_labels=False, fixed_class_order=list(range(10)))
+    benchmark = class_incremental_stream(data, data, 2, list(range(10)))
     torch.manual_seed(0)
     generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=10, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
     seconds = {m: [] for m in METHODS}

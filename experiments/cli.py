@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
-
-# Avalanche imports qpsolvers, which warns on every start that no QP solver is installed (only GEM-like
-# strategies need one; nothing here does).
-warnings.filterwarnings("ignore", message="no QP solver found")
 
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
 

@@ -4,10 +4,13 @@ r"""Class-incremental Split-CIFAR-100 with IT-GAN latent replay against equal-by
     python experiments/split_cifar100.py --preset quick --dataset imagefolder:../shared/data/cifar10-jpeg \
         --generator generators/demo-cifar10-cpu.pt
 
-Every method trains the same model on the same class-incremental stream and is
-evaluated on all test experiences after each training experience. Under
-``runs/<name>/`` it writes TensorBoard logs per method (``tb/<method>``), one
-JSON per finished method (``methods/``; a rerun with the same name skips them),
+Every method trains the same model on the same class-incremental stream (Avalanche's
+``class_incremental_benchmark``, class order drawn from ``--seed``) and, after each training
+experience, is evaluated on the test experiences seen so far with Avalanche's accuracy and
+forgetting metrics. Under ``runs/<name>/`` it writes Avalanche's TensorBoard logs (``tb/<method>``)
+and text logs (``logs/<method>.txt``), a checkpoint of the strategy after every experience
+(``checkpoints/<method>.ckpt``: a killed run, started again with the same command, resumes at the
+experience it was in), one JSON per finished method (``methods/``; a rerun skips them),
 ``results.json`` and ``curves.png`` (accuracy and forgetting of all methods).
 """
 from __future__ import annotations
@@ -26,13 +29,15 @@ from cli import add_dataset_options, add_preset_options, preset_overrides, save_
 from itgan_replay.condense import CondenseConfig
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.io import StoredFileError, atomic_write_bytes
+from itgan_replay.io import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory import BudgetError
 from itgan_replay.nets import build_net
+from strategies.checkpoint import load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
-from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method
-from strategies.metrics import average_accuracy, average_forgetting, forgetting
+from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method, memory_use
+from strategies.metrics import StoredBytes
+from strategies.scenario import class_incremental_stream, seeded_class_order
 
 
 @dataclass(frozen=True)
@@ -132,25 +137,32 @@ def obtain_generator(args: argparse.Namespace) -> FrozenGenerator:
     return FrozenGenerator.load(path, device=args.device)
 
 
-def accuracy_row(metrics: dict, n_experiences: int) -> list[float]:
-    """Per-experience accuracy from Avalanche's ``Top1_Acc_Exp`` metrics."""
-    row = [0.0] * n_experiences
-    for key, value in metrics.items():
-        m = re.match(r"Top1_Acc_Exp/eval_phase/test_stream/Task\d+/Exp(\d+)", key)
-        if m:
-            row[int(m.group(1))] = float(value)
-    return row
+def evaluator(run_dir: Path, name: str):
+    """Avalanche's accuracy and forgetting metrics (per experience and per stream) and the memory's
+    bytes, logged to TensorBoard (``tb/<method>``) and a text log (``logs/<method>.txt``)."""
+    from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
+    from avalanche.logging import TensorboardLogger, TextLogger
+    from avalanche.training.plugins import EvaluationPlugin
+
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    return EvaluationPlugin(accuracy_metrics(experience=True, stream=True), forgetting_metrics(experience=True, stream=True),
+                            StoredBytes(), loggers=[TensorboardLogger(run_dir / "tb" / name),
+                                                    TextLogger(open(run_dir / "logs" / f"{name}.txt", "a"))])
 
 
-def log_step(writer, acc: list[list[float]], i: int, stored_bytes: int, wall_s: float) -> None:
-    for j in range(i + 1):
-        writer.add_scalar(f"accuracy/exp{j:02d}", acc[i][j], i)
-    for j in range(i):
-        writer.add_scalar(f"forgetting/exp{j:02d}", forgetting(acc, i, j), i)
-    writer.add_scalar("accuracy/average", average_accuracy(acc, i), i)
-    writer.add_scalar("forgetting/average", average_forgetting(acc, i), i)
-    writer.add_scalar("memory/bytes", stored_bytes, i)
-    writer.add_scalar("time/wall_s", wall_s, i)
+def curves(metrics: dict, n_exp: int) -> dict:
+    """The accuracy matrix (``acc[i][j]``: experience j after training i, j <= i) and the stream curves
+    from an evaluator's metric history, one evaluation on the seen test experiences per trained one."""
+    values = lambda key: [float(v) for v in metrics[key][1]]  # noqa: E731
+    stream = "eval_phase/test_stream"
+    per_exp = [values(f"Top1_Acc_Exp/{stream}/Exp{j:03d}") for j in range(n_exp)]
+    accuracy = values(f"Top1_Acc_Stream/{stream}")
+    forgetting = values(f"StreamForgetting/{stream}")
+    if len(accuracy) != n_exp or any(len(v) != n_exp - j for j, v in enumerate(per_exp)):
+        raise RuntimeError(f"expected one evaluation per experience ({n_exp}); the metric history has {len(accuracy)}")
+    return {"accuracy_matrix": [[per_exp[j][i - j] for j in range(i + 1)] for i in range(n_exp)],
+            "average_accuracy": accuracy, "average_forgetting": forgetting,
+            "stored_bytes_curve": [int(v) for v in values(f"StoredBytes/{stream}")]}
 
 
 def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig:
@@ -167,52 +179,52 @@ def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig
 
 
 def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
-               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, tb_dir: Path,
-               image_stats: tuple[tuple[float, ...], tuple[float, ...]]) -> dict:
-    """Train and evaluate one method on the stream; return its results."""
-    from avalanche.evaluation.metrics import accuracy_metrics
-    from avalanche.training.plugins import EvaluationPlugin
+               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, run_dir: Path,
+               image_stats: tuple[tuple[float, ...], tuple[float, ...]], settings: dict) -> dict:
+    """Train and evaluate one method on the stream, checkpointing after every experience; return its results."""
     from avalanche.training.supervised import JointTraining, Naive
-    from torch.utils.tensorboard import SummaryWriter
 
     torch.manual_seed(args.seed)
     model = build_net(preset.model, n_classes, preset.model_width)
-    method = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                          image_stats, args.seed)
-    common = dict(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
-                  criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
-                  eval_mb_size=500, device=args.device, plugins=method.plugins,
-                  evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
-    writer = SummaryWriter(str(tb_dir / name))
-    start, acc, n_exp = time.time(), [], len(benchmark.train_stream)
+    plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
+                           image_stats, args.seed)
+    strategy = (JointTraining if name == "joint" else Naive)(
+        model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
+        criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
+        eval_mb_size=500, device=args.device, plugins=plugins, evaluator=evaluator(run_dir, name))
+    n_exp, test = len(benchmark.train_stream), benchmark.test_stream
     if name == "joint":  # trained once on everything; its curve is that model on the experiences seen so far
-        strategy = JointTraining(**common)
+        start = time.time()
         strategy.train(benchmark.train_stream)
-        row = accuracy_row(strategy.eval(benchmark.test_stream), n_exp)
-        acc = [row] * n_exp
-    else:
-        strategy = Naive(**common)
-        for i, exp in enumerate(benchmark.train_stream):
-            strategy.train(exp)
-            acc.append(accuracy_row(strategy.eval(benchmark.test_stream), n_exp))
-            log_step(writer, acc, i, method.stored_bytes(), time.time() - start)
-            print(f"[{name}] experience {i + 1}/{n_exp}: average accuracy {average_accuracy(acc, i):.4f}, "
-                  f"forgetting {average_forgetting(acc, i):.4f}", flush=True)
-    wall = time.time() - start
-    stored = train_bytes if name == "joint" else method.stored_bytes()
-    if name == "joint":
         for i in range(n_exp):
-            log_step(writer, acc, i, stored, wall)
-    writer.close()
-    last = n_exp - 1
-    return {"method": name, "description": METHODS[name], "accuracy_matrix": acc,
-            "average_accuracy": [average_accuracy(acc, i) for i in range(n_exp)],
-            "average_forgetting": [average_forgetting(acc, i) for i in range(n_exp)],
-            "final_average_accuracy": average_accuracy(acc, last), "final_average_forgetting": average_forgetting(acc, last),
-            "stored_bytes": stored, "stored_samples": train_bytes // IMAGE_BYTES if name == "joint" else method.stored_samples(),
-            "generator_bytes": method.generator_bytes,
-            "stored_bytes_without_generator": stored - method.generator_bytes, "wall_s": wall,
-            "seconds": method.seconds()}
+            strategy.eval(test[: i + 1])
+        wall = time.time() - start
+    else:
+        checkpoint = run_dir / "checkpoints" / f"{name}.ckpt"
+        strategy, first = load_strategy(strategy, checkpoint)
+        if first and strategy.run_settings != settings:
+            raise UsageError(f"{checkpoint} is a checkpoint of other settings; pass another --name or remove it")
+        wall = strategy.wall_s if first else 0.0  # carried in the checkpoint, like the rest of the strategy's state
+        for i in range(first, n_exp):
+            start = time.time()
+            strategy.train(benchmark.train_stream[i])
+            metrics = strategy.eval(test[: i + 1])
+            print(f"[{name}] experience {i + 1}/{n_exp}: average accuracy "
+                  f"{metrics['Top1_Acc_Stream/eval_phase/test_stream']:.4f}, forgetting "
+                  f"{metrics['StreamForgetting/eval_phase/test_stream']:.4f}, memory "
+                  f"{metrics['StoredBytes/eval_phase/test_stream']:,} bytes", flush=True)
+            wall += time.time() - start
+            strategy.wall_s, strategy.run_settings = wall, settings
+            save_strategy(strategy, checkpoint)
+    result = curves(strategy.evaluator.get_all_metrics(), n_exp)
+    used = memory_use(strategy.plugins)
+    stored = train_bytes if name == "joint" else used.stored_bytes
+    return {"method": name, "description": METHODS[name], **result,
+            "final_average_accuracy": result["average_accuracy"][-1],
+            "final_average_forgetting": result["average_forgetting"][-1],
+            "stored_bytes": stored, "stored_samples": train_bytes // IMAGE_BYTES if name == "joint" else used.stored_samples,
+            "generator_bytes": used.generator_bytes, "stored_bytes_without_generator": stored - used.generator_bytes,
+            "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds}
 
 
 def plot_curves(results: dict[str, dict], path: Path) -> None:
@@ -281,15 +293,14 @@ def run(args: argparse.Namespace) -> int:
                              f"in {preset.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
-    from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark
-
-    benchmark = nc_benchmark(train, test, n_exp, task_labels=False, seed=args.seed)
+    class_order = seeded_class_order(n_classes, args.seed)
+    benchmark = class_incremental_stream(train, test, n_exp, class_order)
     name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
     run_dir = args.out_dir / name
     settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
                 "seed": args.seed, "evaluated_on": (f"validation: {args.validation_per_class} held-out training photos "
                                                     "per class" if args.validation_per_class else "test photos"),
-                "class_order": [int(c) for c in benchmark.classes_order]}
+                "class_order": class_order}
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
     for method in methods:
@@ -303,8 +314,9 @@ def run(args: argparse.Namespace) -> int:
             results[method] = saved["result"]
             continue
         results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
-                                     len(train) * IMAGE_BYTES, run_dir / "tb", (train.mean, train.std))
+                                     len(train) * IMAGE_BYTES, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
+        (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     plot_curves(results, run_dir / "curves.png")
     print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'w/o generator':>13} "

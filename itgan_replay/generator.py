@@ -7,7 +7,6 @@ saved latent memories are checked against.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from copy import deepcopy
@@ -20,7 +19,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .io import StoredFileError, load_checked, save_checked
+from .io import StoredFileError, load_checked, save_checked, state_fingerprint
 
 GENERATOR_FILE_KIND = "generator"
 GENERATOR_FILE_VERSION = 1
@@ -108,14 +107,8 @@ class Generator(nn.Module):
 
 def fingerprint(config: GeneratorConfig, state_dict: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float]) -> str:
     """A stable sha256 over the architecture, every weight and buffer, and the normalisation."""
-    h = hashlib.sha256(json.dumps({"config": asdict(config), "mean": list(mean), "std": list(std)}, sort_keys=True).encode())
-    for key in sorted(state_dict):
-        t = state_dict[key].detach().cpu().contiguous()
-        h.update(key.encode())
-        h.update(str(t.dtype).encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    header = json.dumps({"config": asdict(config), "mean": list(mean), "std": list(std)}, sort_keys=True).encode()
+    return state_fingerprint(state_dict, header)
 
 
 class FrozenGenerator(nn.Module):

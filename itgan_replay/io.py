@@ -86,3 +86,15 @@ def load_checked(path: str | os.PathLike, kind: str, max_version: int) -> tuple[
     if hashlib.sha256(body).digest() != digest:
         raise StoredFileError(f"{path}: checksum mismatch, the file is corrupt or truncated")
     return version, torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+
+
+def state_fingerprint(state_dict: dict[str, torch.Tensor], header: bytes = b"") -> str:
+    """sha256 of ``header`` and every tensor's name, dtype, shape and exact bytes (keys sorted)."""
+    h = hashlib.sha256(header)
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(key.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

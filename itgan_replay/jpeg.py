@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import warnings
+
 import torch
 from torchvision.io import decode_jpeg, encode_jpeg
+
+# torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec on every call (README.md, "Library warnings")
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision are deprecated")
 
 _SOS, _EOI = b"\xff\xda", b"\xff\xd9"
 

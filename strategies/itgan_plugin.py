@@ -4,7 +4,9 @@ After each training experience the plugin condenses every class that is new in
 that experience into latents of a frozen generator (inversion init, then the
 core's per-class, per-subset condensation jobs), using only that experience's
 data. While training on later experiences it regenerates labelled replay
-images on the strategy's device and appends them to every mini-batch.
+images on the strategy's device and appends them to every mini-batch. After the
+stream's last experience it condenses only if the memory is kept (``memory_path``),
+since nothing would rehearse those classes.
 """
 from __future__ import annotations
 
@@ -82,6 +84,12 @@ def experience_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(xs), torch.cat(ys)
 
 
+def is_last_experience(experience) -> bool:
+    """Whether ``experience`` is the last of the stream it came from (False if that is unknown)."""
+    stream = getattr(experience, "origin_stream", None)
+    return stream is not None and experience.current_experience == len(stream) - 1
+
+
 class ITGANReplayPlugin(SupervisedPlugin):
     """Replay from a :class:`LatentMemory` of condensed latents plus a frozen generator.
 
@@ -89,7 +97,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
         generator: the frozen, pretrained float32 generator (its classes are the dataset's labels).
         config: plugin settings (:class:`ITGANReplayConfig`).
         memory: an existing memory to continue from (e.g. ``LatentMemory.load``).
-        memory_path: if given, the memory is saved there (atomically) after each experience.
+        memory_path: if given, the memory is saved there (atomically) after each experience, and the
+            classes of the stream's last experience are condensed too; without it they are not.
 
     Condensation and replay both use ``memory.generator``: the generator rounded to
     ``config.generator_dtype``, as the memory stores and counts it.
@@ -137,6 +146,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
             mbatch[-1] = torch.cat([mbatch[-1], torch.zeros_like(y, dtype=mbatch[-1].dtype)])
 
     def after_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
+        if self.memory_path is None and is_last_experience(strategy.experience):
+            return  # nothing trains after it, and the memory is not kept
         images, labels = experience_tensors(strategy.experience.dataset)
         new = sorted(set(labels.tolist()) - set(self.memory.classes))
         self.add_classes(images, labels, new, strategy.experience.current_experience)

@@ -1,4 +1,4 @@
-"""JPEG exemplars as an Avalanche storage policy, for the stock ``ReplayPlugin``.
+"""JPEG exemplars as an Avalanche storage policy, for ``ReplayPlugin`` (or :class:`BufferReplayPlugin`).
 
     policy = JPEGClassBalancedBuffer(budget_bytes, total_num_classes=10, quality=50, mean=..., std=...)
     plugin = ReplayPlugin(mem_size=policy.max_size, storage_policy=policy)

@@ -1,18 +1,31 @@
-"""Continual-learning metrics from an accuracy matrix ``acc[i][j]``: accuracy on
-experience ``j`` after training on experience ``i`` (j <= i are the seen ones)."""
+"""An Avalanche metric for what a replay method stores."""
 from __future__ import annotations
 
+from avalanche.evaluation import PluginMetric
+from avalanche.evaluation.metric_results import MetricValue
+from avalanche.evaluation.metric_utils import stream_type
 
-def average_accuracy(acc: list[list[float]], i: int) -> float:
-    """Mean accuracy over the experiences seen up to and including ``i``."""
-    return sum(acc[i][: i + 1]) / (i + 1)
-
-
-def forgetting(acc: list[list[float]], i: int, j: int) -> float:
-    """How much accuracy on experience ``j`` dropped from its best before ``i`` to ``i`` (j < i)."""
-    return max(acc[k][j] for k in range(j, i)) - acc[i][j]
+from .methods import memory_use
 
 
-def average_forgetting(acc: list[list[float]], i: int) -> float:
-    """Mean forgetting at ``i`` over the experiences before it (0 after the first)."""
-    return sum(forgetting(acc, i, j) for j in range(i)) / i if i else 0.0
+class StoredBytes(PluginMetric[int]):
+    """Bytes held by the strategy's replay memory (generator included), logged after every evaluation
+    as ``StoredBytes/eval_phase/<stream>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = 0
+
+    def reset(self) -> None:
+        self._bytes = 0
+
+    def result(self) -> int:
+        return self._bytes
+
+    def after_eval(self, strategy) -> list[MetricValue]:
+        self._bytes = memory_use(strategy.plugins).stored_bytes
+        name = f"StoredBytes/eval_phase/{stream_type(strategy.experience)}_stream"
+        return [MetricValue(self, name, self._bytes, strategy.clock.train_iterations)]
+
+    def __str__(self) -> str:
+        return "StoredBytes"

@@ -27,8 +27,13 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     results = json.loads((root / "runs/t/results.json").read_text())["results"]
     assert list(results) == ["itgan", "inversion", "gan", "exemplar", "jpeg", "naive", "joint"]
     for name, r in results.items():
-        assert len(r["accuracy_matrix"]) == 2 and 0 <= r["final_average_accuracy"] <= 1
-        assert (root / "runs/t/tb" / name).is_dir()
+        acc = r["accuracy_matrix"]  # acc[i][j]: experience j after training experience i, j <= i
+        assert [len(row) for row in acc] == [1, 2] and 0 <= r["final_average_accuracy"] <= 1
+        assert r["average_accuracy"] == pytest.approx([acc[0][0], (acc[1][0] + acc[1][1]) / 2])  # equal-size experiences
+        if name != "joint":  # Avalanche's StreamForgetting: first accuracy minus last, averaged over seen experiences
+            assert r["average_forgetting"] == pytest.approx([0, (acc[0][0] - acc[1][0]) / 2])
+        assert any((root / "runs/t/tb" / name).glob("events.out.tfevents.*"))
+        assert "Top1_Acc_Stream" in (root / "runs/t/logs" / f"{name}.txt").read_text()
     assert results["naive"]["stored_bytes"] == 0 and results["exemplar"]["stored_bytes"] == 48 * 3072  # all fits
     assert 623 + 48 * 100 < results["jpeg"]["stored_bytes"] < 48 * 3072  # all fits as JPEG, header counted once
     assert results["itgan"]["stored_bytes"] <= 1_200_000
@@ -219,3 +224,49 @@ def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs
     mixed = write("c", 2, {"itgan": 0.3}, epochs=5)
     assert seed_summary.main([runs[0], mixed, "--out", str(tmp_path / "t.json")]) == 2
     assert "differ in more than their seed" in capsys.readouterr().err and not (tmp_path / "t.json").exists()
+
+
+class Killed(Exception):
+    """Stands in for the process being killed."""
+
+
+def test_run_killed_after_an_experience_resumes_there_and_ends_bit_identical(setup, monkeypatch, capsys):
+    root, methods = setup[0], ["--methods", "itgan,exemplar,jpeg,naive"]
+    assert run(setup, *methods, "--name", "whole") == 0
+    whole = json.loads((root / "runs/whole/results.json").read_text())["results"]
+
+    killed, real_save = [], split_cifar100.save_strategy
+
+    def save_then_die(strategy, path):  # every method dies once, right after its first experience's checkpoint
+        real_save(strategy, path)
+        if path.name not in killed:
+            killed.append(path.name)
+            raise Killed
+
+    monkeypatch.setattr(split_cifar100, "save_strategy", save_then_die)
+    capsys.readouterr()
+    for _ in range(4):  # each rerun resumes the killed method at its second experience, then the next one dies
+        with pytest.raises(Killed):
+            run(setup, *methods, "--name", "resumed")
+    checkpoint = root / "runs/resumed/checkpoints/naive.ckpt"
+    assert run(setup, "--methods", "naive", "--name", "resumed", "--epochs", "2") == 2  # same name, other settings
+    refused = capsys.readouterr()
+    assert "checkpoint of other settings" in refused.err
+    assert run(setup, *methods, "--name", "resumed") == 0
+    assert killed == ["itgan.ckpt", "exemplar.ckpt", "jpeg.ckpt", "naive.ckpt"]
+    out = refused.out + capsys.readouterr().out
+    assert all(out.count(f"[{m}] experience {i}/2") == 1 for m in ("itgan", "exemplar", "jpeg", "naive") for i in (1, 2))
+    resumed = json.loads((root / "runs/resumed/results.json").read_text())["results"]
+    timing = ("wall_s", "seconds")
+    assert {m: {k: v for k, v in r.items() if k not in timing} for m, r in resumed.items()} == \
+           {m: {k: v for k, v in r.items() if k not in timing} for m, r in whole.items()}
+    assert not checkpoint.exists()  # removed once the method's results are written
+
+
+def test_corrupt_checkpoint_is_refused_with_what_to_do(setup, capsys):
+    checkpoint = setup[0] / "runs/corrupt/checkpoints/naive.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"not a checkpoint")
+    assert run(setup, "--methods", "naive", "--name", "corrupt") == 2
+    assert "remove it to restart this method" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == b"not a checkpoint"

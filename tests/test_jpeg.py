@@ -1,12 +1,13 @@
 import pytest
 import torch
-from avalanche.training.plugins import EvaluationPlugin, ReplayPlugin
+from avalanche.training.plugins import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torchvision.io import decode_jpeg, encode_jpeg
 
 from itgan_replay.jpeg import JPEGCodec, fill_share, split_jpeg
 from itgan_replay.memory import BudgetError
 from itgan_replay.nets import ConvNet
+from strategies import BufferReplayPlugin
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
 from test_plugin import Spy, tiny_benchmark
 
@@ -43,7 +44,7 @@ def test_fill_share_counts_the_prefix_that_fits():
 def run_stream(policy):
     spy = Spy()
     strategy = Naive(model=ConvNet(4, width=8), optimizer=None, criterion=torch.nn.CrossEntropyLoss(), train_mb_size=8,
-                     train_epochs=1, plugins=[ReplayPlugin(policy.max_size, storage_policy=policy), spy],
+                     train_epochs=1, plugins=[BufferReplayPlugin(policy.max_size, storage_policy=policy), spy],
                      evaluator=EvaluationPlugin(loggers=[]))
     strategy.optimizer = torch.optim.SGD(strategy.model.parameters(), lr=0.01)
     for exp in tiny_benchmark().train_stream:

@@ -2,7 +2,6 @@ import copy
 
 import pytest
 import torch
-from avalanche.benchmarks.scenarios.deprecated.generators import nc_benchmark
 from avalanche.core import SupervisedPlugin
 from avalanche.training.plugins import EvaluationPlugin
 from avalanche.training.supervised import Naive
@@ -12,6 +11,7 @@ from itgan_replay.data import ImageTensors
 from itgan_replay.memory import BudgetError
 from itgan_replay.nets import ConvNet
 from strategies import ITGANReplayConfig, ITGANReplayPlugin
+from strategies.scenario import class_incremental_stream
 from conftest import tiny_generator
 
 
@@ -20,7 +20,7 @@ def tiny_benchmark():
     labels = torch.arange(4).repeat_interleave(12)
     images = (torch.rand(48, 3, 32, 32, generator=g) * 60 + labels.view(-1, 1, 1, 1) * 50).to(torch.uint8)
     data = ImageTensors(images, labels, ["a", "b", "c", "d"])
-    return nc_benchmark(data, data, n_experiences=2, task_labels=False, fixed_class_order=[2, 0, 3, 1])
+    return class_incremental_stream(data, data, 2, [2, 0, 3, 1])
 
 
 class Spy(SupervisedPlugin):
@@ -75,11 +75,18 @@ def test_plugin_with_naive_condenses_new_classes_and_replays_old_labels(regenera
     assert (tmp_path / "memory.pt").exists()
 
 
-def test_latents_per_class_and_random_init():
+def test_latents_per_class_and_random_init(tmp_path):
+    config = plugin_config(latents_per_class=3, init="random", condense=CondenseConfig(iterations=0))
+    plugin = ITGANReplayPlugin(tiny_generator(), config, memory_path=tmp_path / "memory.pt")
+    run(plugin, tiny_benchmark(), Spy())
+    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 3, 1: 3, 2: 3, 3: 3}
+
+
+def test_last_experience_is_condensed_only_when_the_memory_is_kept():
     plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=3, init="random",
                                                                condense=CondenseConfig(iterations=0)))
     run(plugin, tiny_benchmark(), Spy())
-    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 3, 1: 3, 2: 3, 3: 3}
+    assert plugin.memory.classes == [0, 2]  # experience 1 (classes 3 and 1) is the last; no memory_path
 
 
 def test_bad_plugin_settings_are_errors():
@@ -95,7 +102,7 @@ def test_bad_plugin_settings_are_errors():
 def test_pooled_embedding_nets_are_trained_on_the_experience():
     plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, embedding="pool", pool_size=2))
     run(plugin, tiny_benchmark(), Spy())
-    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 2, 1: 2, 2: 2, 3: 2}
+    assert {c: len(z) for c, z in plugin.memory.latents.items()} == {0: 2, 2: 2}
     assert all(torch.isfinite(z).all() for z in plugin.memory.latents.values())
 
 
@@ -107,7 +114,7 @@ def test_inversion_net_is_trained_on_the_current_experience_only(monkeypatch):
                         lambda images, labels, *a, **kw: seen.append(set(labels.tolist())) or real_trained_net(images, labels, *a, **kw))
     plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net_epochs=1))
     run(plugin, tiny_benchmark(), Spy())
-    assert seen == [{2, 0}, {3, 1}]  # the class order of tiny_benchmark: experience 0 holds 2 and 0
+    assert seen == [{2, 0}]  # experience 0 holds classes 2 and 0; the last one is not condensed
     assert plugin.seconds["inversion_net"] > 0 and plugin.seconds["inversion_and_condensation"] > 0
     untrained = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net="random"))
     seen.clear()
