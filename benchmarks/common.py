@@ -6,6 +6,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -42,6 +43,20 @@ def peak_rss_mib() -> float:
 def machine() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def matmul_gflops(device: str = "cpu", n: int = 1024, seconds: float = 1.0) -> float:
+    """fp32 GFLOP/s of square matrix products on ``device`` with the current threads: the practical peak
+    that throughput numbers are compared with."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b  # warm-up
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        done += 1
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return 2 * n**3 * done / (time.perf_counter() - start) / 1e9
 
 
 def child_json(cmd: list[str], what: str) -> dict:

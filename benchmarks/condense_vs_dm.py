@@ -88,6 +88,7 @@ def main() -> None:
     p.add_argument("--real", type=int, default=256, help="real images per class and step")
     p.add_argument("--steps", type=int, default=5, help="timed steps on each side")
     p.add_argument("--ch", type=int, default=8, help="project generator width (8: the cpu pretraining preset)")
+    p.add_argument("--device", default="cpu", help="where this project's side runs (the reference picks cuda when it can)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/condense_vs_dm.json"), help="JSON output")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -97,10 +98,12 @@ def main() -> None:
     if args.reference is not None and not (args.reference / "main_DM.py").is_file():
         raise SystemExit(f"error: no main_DM.py in {args.reference}; pass a checkout of VICO-UoE/DatasetCondensation")
     torch.manual_seed(0)
-    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
+    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3,
+                                device=args.device)
     config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=args.ipc)
-    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, 128), config, inversion=None)
-    real = {c: torch.randn(max(args.real, args.ipc), 3, 32, 32) for c in range(args.classes)}  # latent i pairs image i
+    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, 128, device=args.device), config, inversion=None)
+    real = {c: torch.randn(max(args.real, args.ipc), 3, 32, 32, device=args.device)  # latent i pairs image i
+            for c in range(args.classes)}
     ours = step_seconds(condenser, {c: args.ipc for c in range(args.classes)}, real)
     reference = reference_seconds(args)
     rows = [{"implementation": f"itgan-replay (latents, generator ch={args.ch})", "s_per_step": ours,

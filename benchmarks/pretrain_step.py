@@ -1,10 +1,13 @@
 """GAN pretraining speed: today's training step against the step before the generator issue, side by side.
 
     python benchmarks/pretrain_step.py [--d-chs 8 16] [--ch 8] [--batch-size 64] [--seconds 20] [--out FILE.json]
+    python benchmarks/pretrain_step.py --device cuda --ch 64 --d-chs 64 --batch-size 50 --d-steps 4 \
+        --variants current current-amp --min-iterations 300 --seconds 0     # the paper preset on a GPU
 
 ``before`` is the earlier step, re-stated here as the baseline: NCHW tensors, and D's weight
 gradients computed in G's step too. ``current`` is :meth:`GANTrainer.step` (channels-last
-tensors, no D weight gradients in G's step). Both train the same networks on random images
+tensors, no D weight gradients in G's step); ``current-amp`` is that step with bfloat16 autocast
+(``PretrainConfig.amp``, mixed precision). All train the same networks on random images
 with the same settings; each (d_ch, variant) runs in its own process, after 3 warm-up steps.
 Reports iterations/s, images/s (batch x iterations/s, as the trainer logs it) and the
 speed-up of ``current`` over ``before`` at the same d_ch.
@@ -24,7 +27,7 @@ from common import child_json, report
 from itgan_replay.augment import diff_augment
 from itgan_replay.pretrain import GANTrainer, PretrainConfig
 
-VARIANTS = ("before", "current")
+VARIANTS = ("before", "current", "current-amp")
 
 
 def before_step(t: GANTrainer) -> None:
@@ -51,11 +54,13 @@ def before_step(t: GANTrainer) -> None:
     t._update_ema()
 
 
-def measure(d_ch: int, variant: str, ch: int, batch_size: int, seconds: float) -> dict:
-    config = PretrainConfig(ch=ch, d_ch=d_ch, batch_size=batch_size, d_steps=2, iterations=10**9)
+def measure(d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, seconds: float, min_iterations: int,
+            device: str) -> dict:
+    config = PretrainConfig(ch=ch, d_ch=d_ch, batch_size=batch_size, d_steps=d_steps, iterations=10**9,
+                            amp=variant == "current-amp")
     g = torch.Generator().manual_seed(0)
     images, labels = torch.randint(0, 256, (5000, 3, 32, 32), dtype=torch.uint8, generator=g), torch.arange(5000) % 10
-    t = GANTrainer(images, labels, [str(i) for i in range(10)], (0.5,) * 3, (0.5,) * 3, config, "unused")
+    t = GANTrainer(images, labels, [str(i) for i in range(10)], (0.5,) * 3, (0.5,) * 3, config, "unused", device=device)
     if variant == "before":
         for net in (t.G, t.D, t.G_ema):
             net.to(memory_format=torch.contiguous_format)
@@ -64,10 +69,13 @@ def measure(d_ch: int, variant: str, ch: int, batch_size: int, seconds: float) -
         step = t.step
     for _ in range(3):
         step()
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     done, start = 0, time.perf_counter()
-    while done == 0 or time.perf_counter() - start < seconds:
+    while done < max(1, min_iterations) or time.perf_counter() - start < seconds:
         step()
         done += 1
+    sync()
     elapsed = time.perf_counter() - start
     return {"d_ch": d_ch, "variant": variant, "iterations_per_s": done / elapsed,
             "images_per_s": done * batch_size / elapsed, "iterations_timed": done,
@@ -79,23 +87,32 @@ def main() -> None:
     p.add_argument("--d-chs", type=int, nargs="+", default=[8, 16], help="discriminator widths (d_ch) to time")
     p.add_argument("--ch", type=int, default=8, help="generator width (the cpu preset's: 8)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (the cpu preset's: 64)")
+    p.add_argument("--d-steps", type=int, default=2, help="discriminator steps per iteration (cpu preset: 2, paper: 4)")
+    p.add_argument("--variants", nargs="+", default=["before", "current"], choices=VARIANTS, help="steps to time")
     p.add_argument("--seconds", type=float, default=20.0, help="minimum timed seconds per measurement")
+    p.add_argument("--min-iterations", type=int, default=1, help="minimum timed iterations per measurement")
+    p.add_argument("--device", default="cpu", help="where to train (cuda on a GPU)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/pretrain_step.json"), help="JSON output")
     p.add_argument("--one", nargs=2, metavar=("D_CH", "VARIANT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.ch, args.batch_size, args.seconds)))
+        print(json.dumps(measure(int(args.one[0]), args.one[1], args.ch, args.batch_size, args.d_steps, args.seconds,
+                                 args.min_iterations, args.device)))
         return
     rows = []
     for d_ch in args.d_chs:
-        for variant in VARIANTS:
-            cmd = [sys.executable, __file__, "--one", str(d_ch), variant, "--ch", str(args.ch),
-                   "--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
+        for variant in args.variants:
+            cmd = [sys.executable, __file__, "--one", str(d_ch), variant, "--ch", str(args.ch), "--batch-size",
+                   str(args.batch_size), "--d-steps", str(args.d_steps), "--seconds", str(args.seconds),
+                   "--min-iterations", str(args.min_iterations), "--device", args.device]
             rows.append(child_json(cmd, f"the measurement of d_ch {d_ch} {variant}"))
             print(f"  d_ch {d_ch} {variant}: {rows[-1]['images_per_s']:.1f} images/s", flush=True)
-        rows[-1]["speedup_vs_before"] = rows[-1]["images_per_s"] / rows[-2]["images_per_s"]
+        before = next((r for r in rows if r["d_ch"] == d_ch and r["variant"] == "before"), None)
+        for row in rows[-len(args.variants):]:
+            row["speedup_vs_before"] = row["images_per_s"] / before["images_per_s"] if before else None
     report(rows, ["d_ch", "variant", "d_params", "g_params", "iterations_per_s", "images_per_s", "speedup_vs_before"],
-           args.out, {"ch": args.ch, "batch_size": args.batch_size, "d_steps": 2, "seconds": args.seconds})
+           args.out, {"ch": args.ch, "batch_size": args.batch_size, "d_steps": args.d_steps, "seconds": args.seconds,
+                      "min_iterations": args.min_iterations, "device": args.device})
 
 
 if __name__ == "__main__":

@@ -67,9 +67,13 @@ class ExperienceTimer(SupervisedPlugin):
         self.start = self.seconds = 0.0
 
     def before_training_exp(self, strategy, **kwargs) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         self.start = time.perf_counter()
 
     def after_training_exp(self, strategy, **kwargs) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         self.seconds = time.perf_counter() - self.start
 
 
@@ -79,7 +83,7 @@ def time_method(method: str, benchmark, generator: FrozenGenerator, args: argpar
     timer = ExperienceTimer()
     plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)), args.jpeg_quality)
     strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), criterion=torch.nn.CrossEntropyLoss(),
-                     train_mb_size=args.batch, train_epochs=args.epochs, device="cpu",
+                     train_mb_size=args.batch, train_epochs=args.epochs, device=args.device,
                      plugins=[timer, *plugins], evaluator=EvaluationPlugin(loggers=[]))
     first, second = benchmark.train_stream
     strategy.train(first)
@@ -97,6 +101,7 @@ def main() -> None:
     p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
     p.add_argument("--jpeg-quality", type=int, default=50, help="quality of the jpeg method's exemplars")
     p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every method")
+    p.add_argument("--device", default="cpu", help="training and regeneration device")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/replay_overhead.json"), help="JSON output")
     args = p.parse_args()
     g = torch.Generator().manual_seed(0)

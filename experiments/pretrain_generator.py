@@ -47,6 +47,7 @@ HELP = {
     "max_rollbacks": "how often a collapsed discriminator may be rolled back to the last checkpoint with lr_d halved",
     "standing_batches": "batches of random latents that recompute G_ema's batch-norm statistics before freezing",
     "seed": "random seed (weights, batches, latents, augmentation)",
+    "amp": "mixed precision: bfloat16 autocast of G's and D's forward passes (1 on, 0 off; for GPUs with bf16)",
 }
 
 

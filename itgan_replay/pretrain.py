@@ -59,6 +59,7 @@ class PretrainConfig:
     max_rollbacks: int = 3
     standing_batches: int = 16
     seed: int = 0
+    amp: bool = False  # bfloat16 autocast for G's and D's forward passes (mixed precision; weights stay float32)
 
 
 RESUMABLE_SETTINGS = frozenset({"iterations", "checkpoint_every", "log_every", "max_rollbacks"})
@@ -218,7 +219,7 @@ class GANTrainer:
         """Restore the state saved by :meth:`save_checkpoint`; the run's config must match it
         (except the :data:`RESUMABLE_SETTINGS`, which may change on resume)."""
         _, state = load_checked(self.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
-        saved = {k: v for k, v in state["config"].items() if k not in RESUMABLE_SETTINGS}
+        saved = {"amp": False} | {k: v for k, v in state["config"].items() if k not in RESUMABLE_SETTINGS}  # amp: newer
         mine = {k: v for k, v in asdict(self.config).items() if k not in RESUMABLE_SETTINGS}
         if saved != mine or state["class_names"] != self.class_names:
             diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
@@ -256,21 +257,25 @@ class GANTrainer:
         cfg = self.config
         self.G.train()
         self.D.train()
+        autocast = lambda: torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.amp)  # noqa: E731
         for _ in range(cfg.d_steps):
             x, y = self._real_batch()
             z, y_fake = self._fake_inputs()
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 fake = self.G(z, y_fake)
-            h = self.D.features(self._augment(x))
-            d_real = self.D.head(h, y)
+            with autocast():
+                h = self.D.features(self._augment(x))
+                d_real = self.D.head(h, y).float()
+                d_fake = self.D(self._augment(fake), y_fake).float()
             loss_d_real = F.relu(1 - d_real).mean()
-            loss_d_fake = F.relu(1 + self.D(self._augment(fake), y_fake)).mean()
+            loss_d_fake = F.relu(1 + d_fake).mean()
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d_real + loss_d_fake).backward()
             self.opt_d.step()
         z, y_fake = self._fake_inputs()
         self.D.requires_grad_(False)  # G's step needs no gradient of D's weights
-        loss_g = -self.D(self._augment(self.G(z, y_fake)), y_fake).mean()
+        with autocast():
+            loss_g = -self.D(self._augment(self.G(z, y_fake)), y_fake).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

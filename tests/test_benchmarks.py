@@ -1,16 +1,18 @@
 """The benchmark scripts run end to end on tiny settings and write their JSON (no timings are checked)."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.mark.parametrize("script, args", [
-    ("regenerate.py", ["--widths", "2", "--seconds", "0.05", "--chunk", "4"]),
+    ("regenerate.py", ["--widths", "2", "--seconds", "0.05", "--chunk", "4", "--repeats", "1"]),
     ("pretrain_step.py", ["--d-chs", "2", "--ch", "2", "--batch-size", "4", "--seconds", "0.05"]),
     ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
     ("condense_vs_dm.py", ["--classes", "2", "--ipc", "10", "--real", "8", "--steps", "1", "--ch", "2"]),
@@ -65,3 +67,20 @@ def test_condense_vs_dm_times_the_reference_steps_between_network_draws(tmp_path
     result = json.loads(out.read_text())
     assert result["reference_timed_steps"] == 3  # steps 1..3: step 0 warms up, the last step has no following draw
     assert result["rows"][1]["s_per_step"] >= 0 and result["rows"][0]["ratio_to_reference"] is not None
+
+
+def test_gpu_check_script_runs_every_step_in_its_cpu_dry_run(tmp_path):
+    env = {**os.environ, "CHECK_DEVICE": "cpu", "QUICK": "1", "OUT_DIR": str(tmp_path), "PYTHON": sys.executable}
+    subprocess.run(["bash", str(BENCH / "gpu_check.sh")], check=True, capture_output=True, env=env)
+    written = {p.name: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    assert set(written) == {"device.json", "regenerate.json", "condense_vs_dm.json", "replay_overhead.json", "pretrain_step.json"}
+    assert {r["variant"] for r in written["regenerate.json"]["rows"]} == {"plain-fp32", "frozen-fp32", "frozen-bf16"}
+    assert {r["variant"] for r in written["pretrain_step.json"]["rows"]} == {"current", "current-amp"}
+
+
+def test_gpu_check_refuses_to_run_without_a_gpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    env = {**os.environ, "OUT_DIR": str(tmp_path), "PYTHON": sys.executable}
+    done = subprocess.run(["bash", str(BENCH / "gpu_check.sh")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr

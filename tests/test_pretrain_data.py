@@ -1,4 +1,5 @@
 import copy
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -238,3 +239,16 @@ def test_build_pool_and_trained_net_leave_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
     again = trained_net(x, y, 4, 1, width=8, seed=4)  # net i of a pool is the trained net of seed + i
     assert all(torch.equal(again.state_dict()[k], v) for k, v in pool[1].items())
+
+
+def test_mixed_precision_step_runs_under_bfloat16_autocast_and_keeps_float32_weights(tmp_path, monkeypatch):
+    from itgan_replay.pretrain import GANTrainer, PretrainConfig
+    images, labels = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 4
+    config = PretrainConfig(ch=2, d_ch=2, batch_size=8, d_steps=1, iterations=1, amp=True)
+    trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
+    dtypes = []
+    forward = trainer.D.features
+    monkeypatch.setattr(trainer.D, "features", lambda x: dtypes.append(forward(x).dtype) or forward(x))
+    losses = trainer.step()
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # D ran under autocast
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters()) and all(map(math.isfinite, losses.values()))
