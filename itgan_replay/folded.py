@@ -6,10 +6,10 @@ Three exact rewrites (equal up to float rounding, checked to 1e-5 by the tests):
 - **Batch norm folded.** In eval mode every conditional batch norm is ``x * a + b`` with ``a`` and
   ``b`` affine in the conditioning vector, so the gains and biases of all blocks come from one
   matrix product per batch; the unconditional output norm is a constant scale and shift.
-- **Up-sampling conv as four 2x2 convs.** A 3x3 conv of a 2x nearest-up-sampled map sees only 2x2
-  distinct input pixels per output pixel, so it is four 2x2 convs at the input resolution, one per
-  output phase (16 instead of 36 multiply-adds per input pixel and channel pair), interleaved by
-  ``pixel_shuffle``. Its bias moves into the next norm's shift.
+- **Up-sampling conv as one transposed conv.** A 3x3 conv of a 2x nearest-up-sampled map sees only
+  2x2 distinct input pixels per output pixel, so it is a stride-2 transposed conv with 4x4 kernels
+  at the input resolution (16 instead of 36 multiply-adds per input pixel and channel pair). Its
+  bias moves into the next norm's shift.
 - **Shortcut before up-sampling.** A 1x1 conv commutes with nearest up-sampling, so it runs at a
   quarter of the pixels.
 
@@ -22,18 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
+# which of a 3x3 kernel's taps each of the 4 taps of the equivalent stride-2 transposed kernel sums
+_TAPS = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float64)
 
 
-def subpixel_kernels(weight: torch.Tensor) -> torch.Tensor:
-    """3x3 kernels (O, I, 3, 3) of a conv applied after 2x nearest up-sampling (padding 1) as the
-    2x2 kernels of its four output phases, stacked phase-major: (4 * O, I, 2, 2). Phase (p, q)
-    reads input rows (i - 1 + p, i + p) and columns (j - 1 + q, j + q) of the padded input."""
-    def taps(w: torch.Tensor, dim: int, phase: int) -> torch.Tensor:
-        k = [w.select(dim, t) for t in range(3)]
-        return torch.stack([k[0], k[1] + k[2]] if phase == 0 else [k[0] + k[1], k[2]], dim)
-
-    return torch.cat([taps(taps(weight, 2, p), 3, q) for p, q in PHASES])
+def upsampling_kernels(weight: torch.Tensor) -> torch.Tensor:
+    """3x3 kernels (O, I, 3, 3) of a conv (padding 1) applied after 2x nearest up-sampling, as the
+    (I, O, 4, 4) kernels of one stride-2, padding-1 transposed conv at the input resolution: each
+    output pixel sees 2x2 distinct input pixels, whose taps sum the 3x3 taps that read them."""
+    return torch.einsum("ai,oxij,bj->xoab", _TAPS, weight.double(), _TAPS)
 
 
 class FoldedGenerator(nn.Module):
@@ -56,8 +53,8 @@ class FoldedGenerator(nn.Module):
                 maps.append(m)
                 shifts.append(v)
                 self.widths.append(cbn.bn.num_features)
-            self.up_kernels.append(nn.Parameter(subpixel_kernels(block.conv1.weight.detach().double()).float(),
-                                                requires_grad=False))
+            kernels = upsampling_kernels(block.conv1.weight.detach()).float().contiguous(memory_format=torch.channels_last)
+            self.up_kernels.append(nn.Parameter(kernels, requires_grad=False))
             self.convs.append(self._copy(block.conv2))
             self.shortcuts.append(self._copy(block.shortcut))
         self.register_buffer("cond_map", torch.cat(maps, 1).float())  # (cond_dim, sum of 2 * widths)
@@ -94,12 +91,7 @@ class FoldedGenerator(nn.Module):
         h = h.contiguous(memory_format=torch.channels_last)
         for k, (kernels, conv, shortcut) in enumerate(zip(self.up_kernels, self.convs, self.shortcuts)):
             a1, b1, a2, b2 = (s[:, :, None, None] for s in scales[4 * k: 4 * k + 4])
-            n, _, height, width = h.shape
-            out_ch = conv.in_channels
-            phases = F.conv2d(F.pad(torch.addcmul(b1, h, a1).relu_(), (1, 1, 1, 1)), kernels)
-            t = torch.stack([phases[:, i * out_ch:(i + 1) * out_ch, p:p + height, q:q + width]
-                             for i, (p, q) in enumerate(PHASES)], 2)
-            t = F.pixel_shuffle(t.reshape(n, 4 * out_ch, height, width), 2).contiguous(memory_format=torch.channels_last)
+            t = F.conv_transpose2d(torch.addcmul(b1, h, a1).relu_(), kernels, stride=2, padding=1)
             t = conv(torch.addcmul(b2, t, a2).relu_())
             h = t.add_(F.interpolate(shortcut(h), scale_factor=2))
         out = torch.tanh(self.out_conv(torch.addcmul(self.out_shift, h, self.out_scale).relu_()))
