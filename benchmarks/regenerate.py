@@ -1,7 +1,7 @@
 """Regeneration speed: FrozenGenerator (its folded network; fp32, bf16) against a plain eager fp32
 forward of the same weights.
 
-    python benchmarks/regenerate.py [--widths 8 64] [--variants ...] [--chunk 200] [--seconds 3] [--repeats 3]
+    python benchmarks/regenerate.py [--widths 8 64] [--variants ...] [--chunk 200] [--seconds 5] [--repeats 3]
 
 Every (width, variant) measurement runs in its own process, so that its peak memory is its own;
 the variants of a width alternate ``--repeats`` times and the table gives the median, so a load
@@ -48,11 +48,10 @@ def measure(width: int, variant: str, chunk: int, seconds: float, device: str) -
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
     macs = macs_per_image(g.eval(), z[:8], y[:8])
-    peak = matmul_gflops(device)
+    effective, peak = 2 * macs * done / elapsed / 1e9, matmul_gflops(device)
     return {"width": width, "variant": variant, "images_per_s": done / elapsed, "peak_rss_mib": peak_rss_mib(),
             "rss_growth_mib": peak_rss_mib() - rss_before, "macs_per_image": macs,
-            "effective_gflops": 2 * macs * done / elapsed / 1e9, "matmul_gflops": peak,
-            "share_of_peak": 2 * macs * done / elapsed / 1e9 / peak,
+            "effective_gflops": effective, "matmul_gflops": peak, "share_of_peak": effective / peak,
             "params": sum(p.numel() for p in g.parameters()),
             "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None}
 
@@ -94,6 +93,7 @@ def main() -> None:
                   "peak_rss_mib"], args.out,
            {"chunk": args.chunk, "device": args.device, "seconds": args.seconds, "repeats": args.repeats,
             "threads": args.threads})
+
 
 if __name__ == "__main__":
     main()

@@ -8,9 +8,8 @@ re-joins them into the file that :func:`torchvision.io.encode_jpeg` wrote, bit f
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import warnings
+from typing import Sequence
 
 import torch
 from torchvision.io import decode_jpeg, encode_jpeg
