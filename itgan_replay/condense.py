@@ -1,13 +1,15 @@
 """Condensation (Eq. 2-4, Alg. 1): optimise latents so their images carry the class's training signal.
 
 The latents of a class are split into subsets; every (class, subset) is a
-:class:`CondenseJob` that depends on nothing else, so jobs can run one after
-another (:func:`run_jobs`), or on different processes. A job is deterministic
-given its seed on CPU.
+:class:`CondenseJob`. Step ``s`` of a run with seed ``seed`` draws its embedding net
+psi from (seed, s), and each class's Siamese augmentation A and real batch T from
+(seed, s, class): nothing depends on which other jobs run beside it. Jobs are run in
+groups (:func:`run_jobs`) that share each step's net, their classes' real
+embeddings, and one pass of the generator and the net over all their latents, in
+chunks that never mix two jobs. One job at a time, any grouping, or different
+processes (:mod:`~itgan_replay.distributed`) therefore give the same latents, bit for bit.
 
-Per step, for a job's latent batch B_z with paired real images B_x and an
-independent real batch T of the class, under a sampled embedding net psi and a
-Siamese augmentation A shared by all three batches::
+Per step, for a job's latent batch B_z with paired real images B_x::
 
     L_con = || mean psi(A(T)) - mean psi(A(G(B_z))) ||^2                  (distribution matching)
     R     = 1/k sum_i || psi(A(x_i)) - psi(A(G(z_i))) ||^2                (paired regulariser)
@@ -15,6 +17,7 @@ Siamese augmentation A shared by all three batches::
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -52,9 +55,24 @@ class CondenseConfig:
             raise ValueError("iterations must be >= 0, subset_size and real_batch >= 1")
 
 
+CHUNK = 32
+"""Images per forward pass of the generator and the embedding net during condensation: on CPU the
+fastest size measured (activations fit in memory already touched), and the unit that never mixes jobs."""
+
+
+def derived_seed(*key: int) -> int:
+    """A 63-bit seed determined by the integers ``key`` alone (their BLAKE2b hash)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little") >> 1
+
+
+def keyed_rng(*key: int) -> torch.Generator:
+    """A CPU generator seeded by :func:`derived_seed` of ``key``."""
+    return torch.Generator().manual_seed(derived_seed(*key))
+
+
 @dataclass(frozen=True)
 class CondenseJob:
-    """One independent unit of work: the latents ``indices`` (into its class's latent set) of ``label``."""
+    """One unit of work: the latents ``indices`` (into its class's latent set) of ``label``, in the run of ``seed``."""
 
     label: int
     subset: int
@@ -65,9 +83,14 @@ class CondenseJob:
     def key(self) -> tuple[int, int]:
         return (self.label, self.subset)
 
+    @property
+    def own_seed(self) -> int:
+        """Seeds what is this job's alone: its initial latents and its random splits."""
+        return derived_seed(self.seed, self.label, self.subset)
+
 
 def plan_jobs(class_sizes: dict[int, int], config: CondenseConfig, seed: int = 0) -> list[CondenseJob]:
-    """Split every class's latents into jobs.
+    """Split every class's latents into the jobs of a run with ``seed``.
 
     ``split="fixed"``: a seeded permutation of each class cut into subsets of at most
     ``subset_size`` (one job each). ``split="random"`` (the paper's mixed splitting): one
@@ -82,7 +105,7 @@ def plan_jobs(class_sizes: dict[int, int], config: CondenseConfig, seed: int = 0
         else:
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + label)).tolist()
             parts = [sorted(perm[i:i + config.subset_size]) for i in range(0, n, config.subset_size)]
-        jobs += [CondenseJob(label, s, tuple(p), seed * 1_000_003 + label * 1_009 + s) for s, p in enumerate(parts)]
+        jobs += [CondenseJob(label, s, tuple(p), seed) for s, p in enumerate(parts)]
     return jobs
 
 
@@ -158,23 +181,21 @@ class Condenser:
         """The job's starting latents: inversions of its paired real images, or N(0, I), seeded by the job."""
         paired = class_real[torch.tensor(job.indices, dtype=torch.long)]
         if self.inversion is None:
-            return torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(job.seed))
+            return torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(job.own_seed))
         inv = self.inversion
         feature_net = self.inversion_net
         if feature_net is None:
-            feature_net = self.sampler(torch.Generator().manual_seed(job.seed))
+            feature_net = self.sampler(torch.Generator().manual_seed(job.own_seed))
         return invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps, inv.lr,
-                      inv.lambda_pixel, inv.batch_size, job.seed).cpu()
+                      inv.lambda_pixel, inv.batch_size, job.own_seed).cpu()
 
     def run_job(self, job: CondenseJob, class_real: torch.Tensor, progress: JobProgressFn | None = None,
                 initial: torch.Tensor | None = None) -> torch.Tensor:
-        """Initialise (unless ``initial`` latents are given) and condense one job; ``class_real`` are
-        all the class's real images (``class_real[job.indices]`` are the job's paired images).
-        Returns its latents on CPU."""
-        idx = torch.tensor(job.indices, dtype=torch.long)
+        """Initialise (unless ``initial`` latents are given) and condense one job on its own; ``class_real``
+        are all the class's real images. Returns its latents on CPU."""
         if initial is None:
             initial = self.initial_latents(job, class_real)
-        return self.run(job, initial, class_real[idx], class_real, progress)[0]
+        return self.condense([job], [initial], {job.label: class_real}, progress)[0]
 
     def real_batch(self, n_real: int, rng: torch.Generator) -> torch.Tensor:
         """Indices of a step's real batch T: ``real_batch`` distinct images (a random permutation's head, as
@@ -188,66 +209,96 @@ class Condenser:
             return list(torch.randperm(n, generator=rng).split(self.config.subset_size))
         return [torch.arange(n)]
 
-    def losses(self, net: nn.Module, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
-               label: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(L_con, R) for one step; ``paired_real[i]`` is the real image of ``latents[i]``."""
-        cfg, device = self.config, self.generator.device
-        syn = self.generator(latents, torch.full((len(latents),), label, dtype=torch.long, device=device))
-        real = class_real[self.real_batch(len(class_real), rng)].to(device)
-        t = self.augment.sample(rng) if self.augment else (lambda x: x)
-        if cfg.matching == "gradient":
-            l_con = gradient_matching_loss(net, t(real), t(syn), label)
-        else:
-            l_con = distribution_matching_loss(net.embed(t(real)), net.embed(t(syn)))
-        if cfg.lam == 0:
-            return l_con, l_con.new_zeros(())
-        return l_con, paired_regulariser(net.embed(t(paired_real.to(device))), net.embed(t(syn)))
-
-    def run(self, job: CondenseJob, latents: torch.Tensor, paired_real: torch.Tensor, class_real: torch.Tensor,
-            progress: JobProgressFn | None = None) -> tuple[torch.Tensor, list[float]]:
-        """Optimise one job's ``latents`` (len(job.indices), z_dim); return them (on CPU) and the L_con history.
+    def condense(self, jobs: Sequence[CondenseJob], initial: Sequence[torch.Tensor], real: dict[int, torch.Tensor],
+                 progress: JobProgressFn | None = None) -> list[torch.Tensor]:
+        """Optimise the latents of ``jobs`` (all of one run) together, step by step; ``initial[i]`` are
+        job ``i``'s starting latents, ``real[c]`` all the real images of class ``c`` (latent ``j`` of
+        the class pairs with ``real[c][j]``). Each job's result is what it gets alone. Returns each
+        job's latents, on CPU.
 
         Raises:
-            NonFiniteLossError: the loss became NaN or infinite.
+            ValueError: jobs of different runs, or latents that do not fit their jobs.
+            NonFiniteLossError: a loss became NaN or infinite.
         """
-        cfg = self.config
-        if len(latents) != len(job.indices) or len(paired_real) != len(job.indices):
-            raise ValueError(f"job {job.key} has {len(job.indices)} latents; got {len(latents)} latents "
-                             f"and {len(paired_real)} paired images")
-        rng = torch.Generator().manual_seed(job.seed)
-        z = latents.detach().clone().to(self.generator.device).requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=cfg.lr)
-        history = []
-        for step in range(cfg.iterations):
-            net = self.sampler(rng)
-            batches = self.groups(len(z), rng)
+        if len({job.seed for job in jobs}) > 1:
+            raise ValueError(f"jobs condensed together must come from one plan_jobs() run; got seeds {sorted({j.seed for j in jobs})}")
+        for job, z in zip(jobs, initial, strict=True):
+            if z.dim() != 2 or len(z) != len(job.indices):
+                raise ValueError(f"job {job.key} has {len(job.indices)} latents; got initial latents of shape {tuple(z.shape)}")
+        device = self.generator.device
+        latents = [z.detach().clone().to(device).requires_grad_(True) for z in initial]
+        paired = [real[job.label][torch.tensor(job.indices, dtype=torch.long)] for job in jobs]
+        opt = torch.optim.Adam(latents, lr=self.config.lr)
+        for step in range(self.config.iterations):
             opt.zero_grad(set_to_none=True)
-            l_con_sum = torch.zeros((), device=z.device)
-            for batch in batches:  # random split: every subset of this step's grouping; gradients add up
-                l_con, reg = self.losses(net, z[batch.to(z.device)], paired_real[batch], class_real, job.label, rng)
-                loss = (1 - cfg.lam) * l_con + cfg.lam * reg
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
-                                             f"{loss_value} at step {step}; lower the condensation lr (now {cfg.lr})")
-                loss.backward()
-                l_con_sum += l_con.detach()
+            l_con = self.step(step, jobs, latents, paired, real)
             opt.step()
-            history.append(l_con_sum.item() / len(batches))
             if progress:
-                progress(job, step + 1, history[-1])
-        return z.detach().cpu(), history
+                for job, value in zip(jobs, l_con):
+                    progress(job, step + 1, value)
+        return [z.detach().cpu() for z in latents]
+
+    def step(self, step: int, jobs: Sequence[CondenseJob], latents: Sequence[torch.Tensor],
+             paired: Sequence[torch.Tensor], real: dict[int, torch.Tensor]) -> list[float]:
+        """Step ``step``'s losses of every job, back-propagated into its latents; returns each job's L_con
+        (the mean over its subsets)."""
+        cfg, device = self.config, self.generator.device
+        seed = jobs[0].seed
+        net = self.sampler(keyed_rng(seed, step))
+        l_con_means = []
+        for job, z, paired_real in zip(jobs, latents, paired):
+            rng = keyed_rng(job.own_seed, step)
+            t = self.augment.sample(rng) if self.augment else _identity
+            class_real = real[job.label]
+            real_images = class_real[self.real_batch(len(class_real), rng)].to(device)
+            real_emb = None
+            if cfg.matching == "distribution":
+                with torch.no_grad():
+                    real_emb = _embed(net, t, real_images)
+            labels = torch.full((CHUNK,), job.label, dtype=torch.long, device=device)
+            syn = torch.cat([self.generator(zc, labels[:len(zc)]) for zc in z.split(CHUNK)])
+            syn_emb = _embed(net, t, syn) if real_emb is not None or cfg.lam else None
+            if cfg.lam:
+                with torch.no_grad():
+                    paired_emb = _embed(net, t, paired_real.to(device))
+            loss, l_cons = z.new_zeros(()), []
+            for subset in self.groups(len(z), rng):
+                subset = subset.to(device)
+                if real_emb is None:
+                    l_con = gradient_matching_loss(net, t(real_images), t(syn[subset]), job.label)
+                else:
+                    l_con = distribution_matching_loss(real_emb, syn_emb[subset])
+                reg = paired_regulariser(paired_emb[subset], syn_emb[subset]) if cfg.lam else 0
+                loss = loss + (1 - cfg.lam) * l_con + cfg.lam * reg
+                l_cons.append(l_con.detach())
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
+                                         f"{loss_value} at step {step}; lower the condensation lr (now {cfg.lr})")
+            loss.backward()
+            l_con_means.append(torch.stack(l_cons).mean().item())
+        return l_con_means
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _embed(net: nn.Module, t: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    """``net.embed(t(images))`` in chunks of :data:`CHUNK` images."""
+    return torch.cat([net.embed(t(chunk)) for chunk in images.split(CHUNK)])
 
 
 def run_jobs(condenser: Condenser, jobs: Sequence[CondenseJob], real: dict[int, torch.Tensor],
              progress: JobProgressFn | None = None) -> dict[int, torch.Tensor]:
-    """Run ``jobs`` one after another in this process.
+    """Initialise ``jobs`` and condense them together in this process (:meth:`Condenser.condense`).
 
     ``real[c]`` are the normalised real images of class ``c``: all are sampled for L_con,
     and latent ``i`` of the class is paired with ``real[c][i]``. Returns the latents of
     each class, ordered by index.
     """
-    return assemble(jobs, {job.key: condenser.run_job(job, real[job.label], progress) for job in jobs})
+    initial = [condenser.initial_latents(job, real[job.label]) for job in jobs]
+    return assemble(jobs, dict(zip((job.key for job in jobs), condenser.condense(jobs, initial, real, progress))))
 
 
 def assemble(jobs: Sequence[CondenseJob], results: dict[tuple[int, int], torch.Tensor]) -> dict[int, torch.Tensor]:

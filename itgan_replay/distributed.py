@@ -23,7 +23,7 @@ from .condense import CondenseJob, Condenser, JobProgressFn, assemble
 from .io import StoredFileError, load_checked, save_checked
 
 SHARD_KIND = "condense-shard"
-SHARD_VERSION = 1
+SHARD_VERSION = 2  # 2: steps keyed by (seed, step): shards of earlier code are refused
 
 
 class ShardMergeError(ValueError):

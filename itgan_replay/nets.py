@@ -6,6 +6,45 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
+
+
+class _FrozenInstanceNorm(torch.autograd.Function):
+    """Instance norm whose backward gives the input's gradient only, in fewer passes over memory than autograd's."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+        mean = x.mean((2, 3), keepdim=True)
+        rstd = torch.rsqrt((x.square().mean((2, 3), keepdim=True) - mean.square()).clamp_min(0) + eps)
+        scale = weight[:, None, None] * rstd
+        ctx.save_for_backward(x, mean, rstd, scale)
+        return torch.addcmul(bias[:, None, None] - mean * scale, x, scale)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        x, mean, rstd, scale = ctx.saved_tensors
+        x_hat = torch.addcmul(-mean * rstd, x, rstd)
+        dx = torch.addcmul(dy - dy.mean((2, 3), keepdim=True), x_hat, (dy * x_hat).mean((2, 3), keepdim=True), value=-1)
+        return dx.mul_(scale), None, None, None
+
+
+class InstanceNorm(nn.GroupNorm):
+    """Instance norm with a per-channel scale and shift: a GroupNorm with one group per channel (as in
+    DC/DM's ConvNet; same parameters and state dict).
+
+    A frozen net's (weights without gradients, as every condensation step's embedding net) runs a
+    hand-written forward and backward, about twice as fast on CPU on channels-last inputs; it gives
+    gradients to the input only, and no second derivatives. Otherwise it is ``nn.GroupNorm``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight.requires_grad and torch.is_grad_enabled():
+            return super().forward(x)
+        return _FrozenInstanceNorm.apply(x, self.weight, self.bias, self.eps)
 
 
 class ConvNet(nn.Module):
@@ -16,7 +55,7 @@ class ConvNet(nn.Module):
         layers: list[nn.Module] = []
         for i in range(depth):
             layers += [nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
-                       nn.GroupNorm(width, width, affine=True), nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+                       InstanceNorm(width), nn.ReLU(inplace=True), nn.AvgPool2d(2)]
         self.features = nn.Sequential(*layers)
         self.feature_dim = width * (image_size // 2**depth) ** 2
         self.classifier = nn.Linear(self.feature_dim, n_classes)
@@ -81,12 +120,12 @@ class EmbeddingSampler:
 
     With ``pool=None`` every call returns a freshly initialised net (seeded by ``rng``);
     with a pool of state dicts (see :func:`build_pool`) it loads one drawn by ``rng``.
-    Nets are in train mode, frozen (no parameter gradients).
+    Nets are in train mode, frozen (no parameter gradients) and channels-last (faster on CPU).
     """
 
     def __init__(self, arch: str = "convnet", n_classes: int = 10, width: int | None = None,
                  pool: Sequence[dict[str, torch.Tensor]] | None = None, device: str | torch.device = "cpu") -> None:
-        self.net = build_net(arch, n_classes, width).to(device).requires_grad_(False)
+        self.net = build_net(arch, n_classes, width).to(device, memory_format=torch.channels_last).requires_grad_(False)
         self.pool = list(pool) if pool is not None else None
         if self.pool is not None and not self.pool:
             raise ValueError("the embedding pool is empty; build it with build_pool() or pass pool=None")
