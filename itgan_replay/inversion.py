@@ -31,11 +31,16 @@ class InversionConfig:
 
 
 def inversion_loss(generated: torch.Tensor, real: torch.Tensor, feature_net: nn.Module | None,
-                   lambda_pixel: float) -> torch.Tensor:
-    """Per-image Eq. 1 loss, shape (N,): mean squared feature distance + lambda_pixel * mean squared pixel distance."""
+                   lambda_pixel: float, real_features: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image Eq. 1 loss, shape (N,): mean squared feature distance + lambda_pixel * mean squared pixel distance.
+
+    ``real_features``: ``feature_net.embed(real)`` when already computed (a frozen net's never change).
+    """
     loss = lambda_pixel * (generated - real).flatten(1).pow(2).mean(1)
     if feature_net is not None:
-        loss = loss + (feature_net.embed(generated) - feature_net.embed(real)).pow(2).mean(1)
+        if real_features is None:
+            real_features = feature_net.embed(real)
+        loss = loss + (feature_net.embed(generated) - real_features).pow(2).mean(1)
     return loss
 
 
@@ -60,8 +65,10 @@ def invert(generator: FrozenGenerator, images: torch.Tensor, labels: torch.Tenso
         z = z0.clone().requires_grad_(True)
         x, y = x.to(device), y.to(device)
         opt = torch.optim.Adam([z], lr=lr)
+        with torch.no_grad():
+            features = feature_net.embed(x) if feature_net is not None else None
         for _ in range(steps):
-            loss = inversion_loss(generator(z, y), x, feature_net, lambda_pixel).sum()
+            loss = inversion_loss(generator(z, y), x, feature_net, lambda_pixel, features).sum()
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(f"inversion loss became {loss.item()}; lower the inversion lr (now {lr})")
             opt.zero_grad(set_to_none=True)

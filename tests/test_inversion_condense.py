@@ -235,3 +235,17 @@ def test_inversion_uses_the_given_feature_net(generator, monkeypatch):
     condenser.initial_latents(job, class_data(3))
     Condenser(generator, condenser.sampler, config, inversion=InversionConfig(steps=1), inversion_net=given).initial_latents(job, class_data(3))
     assert seen[0] is not given and seen[1] is given
+
+
+def test_inversion_embeds_the_real_images_once_per_batch(generator):
+    class Counting(ConvNet):
+        calls = 0
+
+        def embed(self, x):
+            Counting.calls += 1
+            return super().embed(x)
+
+    y = torch.tensor([0, 1, 2])
+    targets = class_data(3)
+    invert(generator, targets, y, Counting(4, width=8), steps=5, lr=0.05, batch_size=2, seed=1)
+    assert Counting.calls == 2 * (1 + 5)  # two batches: the real images once, the generated ones every step
