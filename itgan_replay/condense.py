@@ -225,6 +225,8 @@ class Condenser:
         for job, z in zip(jobs, initial, strict=True):
             if z.dim() != 2 or len(z) != len(job.indices):
                 raise ValueError(f"job {job.key} has {len(job.indices)} latents; got initial latents of shape {tuple(z.shape)}")
+        if not jobs:
+            return []
         device = self.generator.device
         latents = [z.detach().clone().to(device).requires_grad_(True) for z in initial]
         paired = [real[job.label][torch.tensor(job.indices, dtype=torch.long)] for job in jobs]
