@@ -2,12 +2,12 @@
 
 The latents of a class are split into subsets; every (class, subset) is a
 :class:`CondenseJob`. Step ``s`` of a run with seed ``seed`` draws its embedding net
-psi from (seed, s), and each class's Siamese augmentation A and real batch T from
-(seed, s, class): nothing depends on which other jobs run beside it. Jobs are run in
-groups (:func:`run_jobs`) that share each step's net, their classes' real
-embeddings, and one pass of the generator and the net over all their latents, in
-chunks that never mix two jobs. One job at a time, any grouping, or different
-processes (:mod:`~itgan_replay.distributed`) therefore give the same latents, bit for bit.
+psi from (seed, s), and each job's Siamese augmentation A, real batch T and random
+split from (job, s): nothing depends on which other jobs run beside it. Jobs are run
+in groups (:meth:`Condenser.condense`, :func:`run_jobs`) that share each step's net;
+the generator and the net run over each job's images in chunks that never mix two
+jobs. One job at a time, any grouping, or different processes
+(:mod:`~itgan_replay.distributed`) therefore give the same latents, bit for bit.
 
 Per step, for a job's latent batch B_z with paired real images B_x::
 

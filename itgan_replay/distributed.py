@@ -4,9 +4,9 @@ A (class, subset) :class:`~itgan_replay.condense.CondenseJob` gets the same late
 whichever jobs run beside it (its steps are keyed by the run's seed, the step and the
 job), so ranks split the job list deterministically, run their share one job at a
 time, and rank 0 gathers the latents: the result equals a single-process
-:func:`run_jobs` bit for bit on CPU (with the same number of intra-op threads). Each rank records its finished
-jobs in its own shard file (rewritten atomically after every job), so a restarted
-run skips them and a killed rank loses only the job it was running.
+:func:`run_jobs` bit for bit on CPU (with the same number of intra-op threads). Each
+rank records its finished jobs in its own shard file (rewritten atomically after every
+job), so a restarted run skips them and a killed rank loses only the job it was running.
 """
 from __future__ import annotations
 

@@ -31,15 +31,14 @@ class InversionConfig:
 
 
 def inversion_loss(generated: torch.Tensor, real: torch.Tensor, feature_net: nn.Module | None,
-                   lambda_pixel: float, real_features: torch.Tensor | None = None) -> torch.Tensor:
+                   lambda_pixel: float, real_features: torch.Tensor | None) -> torch.Tensor:
     """Per-image Eq. 1 loss, shape (N,): mean squared feature distance + lambda_pixel * mean squared pixel distance.
 
-    ``real_features``: ``feature_net.embed(real)`` when already computed (a frozen net's never change).
+    ``real_features``: ``feature_net.embed(real)``, computed once by the caller (the frozen net's never
+    change); ``None`` without a feature net.
     """
     loss = lambda_pixel * (generated - real).flatten(1).pow(2).mean(1)
     if feature_net is not None:
-        if real_features is None:
-            real_features = feature_net.embed(real)
         loss = loss + (feature_net.embed(generated) - real_features).pow(2).mean(1)
     return loss
 
