@@ -59,6 +59,8 @@ class Preset:
     generator_dtype: str = "float32"
     inversion_net: str = "trained"
     jpeg_quality: int = 50
+    real_dtype: str = "float32"
+    condense_compile: bool = False
 
 
 PRESETS = {
@@ -89,6 +91,11 @@ HELP = {
                        "condensation and replay use exactly the rounded weights",
     "inversion_net": "feature net phi of the inversion (Eq. 1): trained (on the current experience only) or random",
     "jpeg_quality": "JPEG quality (1-100) of the jpeg method's exemplars",
+    "real_dtype": "precision of the real images' embeddings in condensation (the matching targets, no gradient): "
+                  "float32, or bfloat16 (faster where bf16 is native: AVX512-BF16/AMX CPUs, GPUs); the synthetic "
+                  "images' embeddings and gradients stay float32",
+    "condense_compile": "1: run condensation's embedding nets through torch.compile (faster; compiling takes about "
+                        "half a minute and needs a C++ compiler on CPU), 0: eager",
 }
 
 
@@ -173,7 +180,8 @@ def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig
             storage_dtype=preset.storage_dtype, generator_dtype=preset.generator_dtype, inversion_net=preset.inversion_net,
             inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
             condense=CondenseConfig(iterations=preset.condense_iterations, lr=preset.condense_lr,
-                                    subset_size=preset.subset_size, real_batch=preset.real_batch, lam=preset.lam))
+                                    subset_size=preset.subset_size, real_batch=preset.real_batch, lam=preset.lam,
+                                    real_dtype=preset.real_dtype, compile=preset.condense_compile))
     except ValueError as err:
         raise UsageError(str(err)) from err
 

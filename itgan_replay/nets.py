@@ -14,19 +14,21 @@ class _FrozenInstanceNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
-        mean = x.mean((2, 3), keepdim=True)
-        rstd = torch.rsqrt((x.square().mean((2, 3), keepdim=True) - mean.square()).clamp_min(0) + eps)
+        x32 = x.float()  # statistics in float32, also for bfloat16 inputs (autocast)
+        mean = x32.mean((2, 3), keepdim=True)
+        rstd = torch.rsqrt((x32.square().mean((2, 3), keepdim=True) - mean.square()).clamp_min(0) + eps)
         scale = weight[:, None, None] * rstd
         ctx.save_for_backward(x, mean, rstd, scale)
-        return torch.addcmul(bias[:, None, None] - mean * scale, x, scale)
+        return torch.addcmul(bias[:, None, None] - mean * scale, x32, scale).to(x.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         x, mean, rstd, scale = ctx.saved_tensors
-        x_hat = torch.addcmul(-mean * rstd, x, rstd)
-        dx = torch.addcmul(dy - dy.mean((2, 3), keepdim=True), x_hat, (dy * x_hat).mean((2, 3), keepdim=True), value=-1)
-        return dx.mul_(scale), None, None, None
+        x_hat = torch.addcmul(-mean * rstd, x.float(), rstd)
+        dy32 = dy.float()
+        dx = torch.addcmul(dy32 - dy32.mean((2, 3), keepdim=True), x_hat, (dy32 * x_hat).mean((2, 3), keepdim=True), value=-1)
+        return dx.mul_(scale).to(dy.dtype), None, None, None
 
 
 class InstanceNorm(nn.GroupNorm):

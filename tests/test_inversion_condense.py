@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from itgan_replay.condense import (CondenseConfig, Condenser, assemble, distribution_matching_loss,
+from itgan_replay.condense import (CondenseConfig, Condenser, _embed, assemble, distribution_matching_loss,
                                    paired_regulariser, plan_jobs, run_jobs)
 from itgan_replay.inversion import InversionConfig, invert
 from itgan_replay.nets import ConvNet, EmbeddingSampler
@@ -100,9 +100,42 @@ def test_gradient_matching_runs(generator):
 
 
 def test_bad_configs_are_errors():
-    for bad in ({"split": "mixed"}, {"matching": "kernel"}, {"lam": 1.5}):
+    for bad in ({"split": "mixed"}, {"matching": "kernel"}, {"lam": 1.5}, {"real_dtype": "float16"},
+                {"real_dtype": "bfloat16", "matching": "gradient"}):
         with pytest.raises(ValueError):
             CondenseConfig(**bad)
+
+
+def test_bfloat16_real_embeddings_are_float32_and_within_bf16_rounding_of_the_float32_ones():
+    net = EmbeddingSampler("convnet", 4, width=8)(torch.Generator().manual_seed(0))
+    images = torch.randn(40, 3, 32, 32, generator=torch.Generator().manual_seed(1))  # two chunks: 32 + 8
+    exact = _embed(net.embed, lambda x: x, images)
+    low = _embed(net.embed, lambda x: x, images, torch.bfloat16)
+    assert low.dtype == torch.float32 and low.shape == exact.shape
+    relative = ((low - exact).norm() / exact.norm()).item()
+    assert 1e-4 < relative < 2e-2  # rounded (bf16 has 8 significant bits), but only by rounding
+
+
+def test_bfloat16_real_embeddings_keep_the_synthetic_gradient_in_float32(generator):
+    def latents(real_dtype):
+        config = CondenseConfig(iterations=2, lr=0.05, real_batch=16, real_dtype=real_dtype)
+        condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
+        return run_jobs(condenser, plan_jobs({0: 6}, config), {0: class_data()})[0]
+
+    exact, low = latents("float32"), latents("bfloat16")
+    assert exact.dtype == low.dtype == torch.float32 and not torch.equal(exact, low)
+    start = run_jobs(Condenser(generator, EmbeddingSampler("convnet", 4, width=8), CondenseConfig(iterations=0), inversion=None),
+                     plan_jobs({0: 6}, CondenseConfig()), {0: class_data()})[0]
+    assert (low - exact).abs().max() < 0.2 * (exact - start).abs().max()  # the same steps, up to the targets' rounding
+
+
+def test_compiled_embedding_net_gives_the_eager_latents(generator):
+    def latents(compile):
+        config = CondenseConfig(iterations=2, lr=0.05, real_batch=16, subset_size=5, compile=compile)
+        condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
+        return run_jobs(condenser, plan_jobs({0: 7}, config), {0: class_data()})[0]
+
+    assert torch.allclose(latents(True), latents(False), atol=1e-5)
 
 
 class Flatten(torch.nn.Module):

@@ -34,6 +34,23 @@ def test_frozen_instance_norm_computes_group_norm_and_its_input_gradient(memory_
     assert not torch.allclose(mine.grad, upstream, atol=1e-2)  # the normalisation's gradient is not the identity
 
 
+def test_frozen_instance_norm_keeps_bfloat16_inputs_in_bfloat16_with_float32_statistics():
+    ours, stock = norms()
+    ours.requires_grad_(False)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(4, 6, 8, 8, generator=g) + 40).bfloat16()  # mean 40, std 1: E[x^2] - E[x]^2 in bf16 would lose it
+    upstream = torch.randn(4, 6, 8, 8, generator=g).bfloat16()
+    reference = x.double().requires_grad_(True)
+    expected = stock.double()(reference)
+    expected.backward(upstream.double())
+    mine = x.clone().requires_grad_(True)
+    out = ours(mine)
+    out.backward(upstream)
+    assert out.dtype == mine.grad.dtype == torch.bfloat16
+    assert (out.double() - expected).abs().max() < 0.05 * expected.abs().max()
+    assert (mine.grad.double() - reference.grad).abs().max() < 0.05 * reference.grad.abs().max()
+
+
 def test_trainable_instance_norm_is_group_norm_with_parameter_gradients():
     ours, stock = norms()
     x = torch.randn(3, 6, 4, 4, generator=torch.Generator().manual_seed(2))
