@@ -16,36 +16,35 @@ def norms():
     return ours, stock
 
 
-@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
-def test_frozen_instance_norm_computes_group_norm_and_its_input_gradient(memory_format):
+def frozen_against_float64(x, upstream):
+    """The frozen InstanceNorm's output and input gradient on ``x``, and nn.GroupNorm's in float64."""
     ours, stock = norms()
     ours.requires_grad_(False)
-    g = torch.Generator().manual_seed(1)
-    x = (torch.randn(5, 6, 8, 8, generator=g) * 2 + 3).contiguous(memory_format=memory_format)  # mean 3: not centred
-    upstream = torch.randn(5, 6, 8, 8, generator=g)
     reference = x.double().requires_grad_(True)
     expected = stock.double()(reference)
     expected.backward(upstream.double())
     mine = x.clone().requires_grad_(True)
     out = ours(mine)
     out.backward(upstream)
+    return out, mine, expected, reference
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_frozen_instance_norm_computes_group_norm_and_its_input_gradient(memory_format):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(5, 6, 8, 8, generator=g) * 2 + 3).contiguous(memory_format=memory_format)  # mean 3: not centred
+    upstream = torch.randn(5, 6, 8, 8, generator=g)
+    out, mine, expected, reference = frozen_against_float64(x, upstream)
     assert torch.allclose(out.double(), expected, atol=1e-5)
     assert torch.allclose(mine.grad.double(), reference.grad, atol=1e-5 * reference.grad.abs().max().item())
     assert not torch.allclose(mine.grad, upstream, atol=1e-2)  # the normalisation's gradient is not the identity
 
 
 def test_frozen_instance_norm_keeps_bfloat16_inputs_in_bfloat16_with_float32_statistics():
-    ours, stock = norms()
-    ours.requires_grad_(False)
     g = torch.Generator().manual_seed(3)
     x = (torch.randn(4, 6, 8, 8, generator=g) + 40).bfloat16()  # mean 40, std 1: E[x^2] - E[x]^2 in bf16 would lose it
     upstream = torch.randn(4, 6, 8, 8, generator=g).bfloat16()
-    reference = x.double().requires_grad_(True)
-    expected = stock.double()(reference)
-    expected.backward(upstream.double())
-    mine = x.clone().requires_grad_(True)
-    out = ours(mine)
-    out.backward(upstream)
+    out, mine, expected, reference = frozen_against_float64(x, upstream)
     assert out.dtype == mine.grad.dtype == torch.bfloat16
     assert (out.double() - expected).abs().max() < 0.05 * expected.abs().max()
     assert (mine.grad.double() - reference.grad).abs().max() < 0.05 * reference.grad.abs().max()
