@@ -35,7 +35,8 @@ from itgan_replay.io import StoredFileError, atomic_write_bytes
 from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
 
 SOURCES = ("real", "gan", "inversion", "itgan")
-MODIFIERS = "random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled embedding nets)"
+MODIFIERS = ("random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled "
+             "embedding nets), bf16 (real images' embeddings in bfloat16), compiled (torch.compile'd embedding nets)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +81,10 @@ def itgan_variant(source: str, base: CondenseConfig) -> tuple[CondenseConfig, bo
             config = replace(config, split="random")
         elif mod == "pool":
             pooled = True
+        elif mod == "bf16":
+            config = replace(config, real_dtype="bfloat16")
+        elif mod == "compiled":
+            config = replace(config, compile=True)
         elif mod.startswith("lam") and re.fullmatch(r"[0-9.]+(e-?[0-9]+)?", mod[3:]):
             config = replace(config, lam=float(mod[3:]))
         else:

@@ -96,7 +96,7 @@ def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, ca
     assert len(json.loads((out / "results.json").read_text())["runs"]) == 14
 
 
-def test_itgan_variants_set_split_lambda_and_pool():
+def test_itgan_variants_set_split_lambda_pool_precision_and_compile():
     from synthetic_training import itgan_variant
 
     from itgan_replay.condense import CondenseConfig
@@ -105,6 +105,8 @@ def test_itgan_variants_set_split_lambda_and_pool():
     assert itgan_variant("itgan", base) == (base, False)
     config, pooled = itgan_variant("itgan+random+lam0.02+pool", base)
     assert (config.split, config.lam, config.subset_size, pooled) == ("random", 0.02, 10, True)
+    config, pooled = itgan_variant("itgan+compiled+bf16", base)
+    assert (config.compile, config.real_dtype, config.split, pooled) == (True, "bfloat16", "fixed", False)
     for bad in ("gan+random", "itgan+lam", "itgan+shuffle"):
         with pytest.raises(ValueError, match="unknown"):
             itgan_variant(bad, base)
