@@ -16,7 +16,7 @@ classes inside one step with one backward pass; the project condenses one job pe
 also runs the generator forward and backward. Without ``--reference`` the comparison is skipped, and
 the table says so.
 
-One row per ``--variants`` entry: the embedding net eager or ``torch.compile`` d
+One row per ``--variants`` entry: the embedding net eager or compiled by ``torch.compile``
 (``CondenseConfig.compile``), and the real images' embeddings in float32 or bfloat16
 (``CondenseConfig.real_dtype``); the reference runs as it is (eager, float32). ``setup_and_warmup_s``
 is the untimed warm-up job, which includes compiling (less when inductor's on-disk cache is warm).

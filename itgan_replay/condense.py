@@ -190,7 +190,7 @@ class Condenser:
         self._compiled: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None
 
     def embedder(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``net.embed``, or with ``config.compile`` its ``torch.compile`` d version (compiled once per net
+        """``net.embed``, or with ``config.compile`` that method compiled by ``torch.compile`` (once per net
         object: the sampler re-initialises one net in place)."""
         if not self.config.compile:
             return net.embed

@@ -116,26 +116,23 @@ def test_bfloat16_real_embeddings_are_float32_and_within_bf16_rounding_of_the_fl
     assert 1e-4 < relative < 2e-2  # rounded (bf16 has 8 significant bits), but only by rounding
 
 
-def test_bfloat16_real_embeddings_keep_the_synthetic_gradient_in_float32(generator):
-    def latents(real_dtype):
-        config = CondenseConfig(iterations=2, lr=0.05, real_batch=16, real_dtype=real_dtype)
-        condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
-        return run_jobs(condenser, plan_jobs({0: 6}, config), {0: class_data()})[0]
+def condensed(generator, n_latents, **settings):
+    """Class 0's latents (N(0, I) starts) after condensing them with ``CondenseConfig(**settings)``."""
+    config = CondenseConfig(lr=0.05, real_batch=16, **settings)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
+    return run_jobs(condenser, plan_jobs({0: n_latents}, config), {0: class_data()})[0]
 
-    exact, low = latents("float32"), latents("bfloat16")
+
+def test_bfloat16_real_embeddings_keep_the_synthetic_gradient_in_float32(generator):
+    exact, low = condensed(generator, 6, iterations=2), condensed(generator, 6, iterations=2, real_dtype="bfloat16")
     assert exact.dtype == low.dtype == torch.float32 and not torch.equal(exact, low)
-    start = run_jobs(Condenser(generator, EmbeddingSampler("convnet", 4, width=8), CondenseConfig(iterations=0), inversion=None),
-                     plan_jobs({0: 6}, CondenseConfig()), {0: class_data()})[0]
+    start = condensed(generator, 6, iterations=0)
     assert (low - exact).abs().max() < 0.2 * (exact - start).abs().max()  # the same steps, up to the targets' rounding
 
 
 def test_compiled_embedding_net_gives_the_eager_latents(generator):
-    def latents(compile):
-        config = CondenseConfig(iterations=2, lr=0.05, real_batch=16, subset_size=5, compile=compile)
-        condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=None)
-        return run_jobs(condenser, plan_jobs({0: 7}, config), {0: class_data()})[0]
-
-    assert torch.allclose(latents(True), latents(False), atol=1e-5)
+    compiled = condensed(generator, 7, iterations=2, subset_size=5, compile=True)
+    assert torch.allclose(compiled, condensed(generator, 7, iterations=2, subset_size=5), atol=1e-5)
 
 
 class Flatten(torch.nn.Module):
