@@ -16,10 +16,16 @@ classes inside one step with one backward pass; the project condenses one job pe
 also runs the generator forward and backward. Without ``--reference`` the comparison is skipped, and
 the table says so.
 
-One row per ``--variants`` entry: the embedding net eager or compiled by ``torch.compile``
-(``CondenseConfig.compile``), and the real images' embeddings in float32 or bfloat16
-(``CondenseConfig.real_dtype``); the reference runs as it is (eager, float32). ``setup_and_warmup_s``
-is the untimed warm-up job, which includes compiling (less when inductor's on-disk cache is warm).
+One row per ``--variants`` entry: the embedding net ``eager`` or ``compiled`` by ``torch.compile``
+(``CondenseConfig.compile``), optionally with ``+bf16-targets`` (the real images' embeddings, which
+take no gradient, in bfloat16: ``CondenseConfig.real_dtype``) and ``+bf16-grads`` (the convolutions'
+input gradients of the synthetic branch from bfloat16 operands: ``CondenseConfig.input_grad_dtype``).
+The reference runs as it is (eager, float32).
+
+The machine's speed drifts by about 10% over minutes, so the sides alternate: ``--rounds`` rounds,
+each timing every variant and then the reference, and each ratio is the median over the rounds of
+that round's ratio (the per-round values are in the JSON). ``setup_and_warmup_s`` is the first
+round's untimed warm-up job, which includes compiling (less when inductor's on-disk cache is warm).
 """
 from __future__ import annotations
 
@@ -40,7 +46,8 @@ from itgan_replay.condense import CondenseConfig, Condenser
 from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.nets import EmbeddingSampler
 
-VARIANTS = ["eager-float32", "compiled-float32", "eager-bfloat16", "compiled-bfloat16"]
+VARIANTS = ["eager", "compiled", "compiled+bf16-targets", "compiled+bf16-targets+bf16-grads"]
+CHOICES = [base + flags for base in ("eager", "compiled") for flags in ("", "+bf16-targets", "+bf16-grads", "+bf16-targets+bf16-grads")]
 REFERENCE_PLACEHOLDER = "PATH/TO/DatasetCondensation (a checkout of VICO-UoE/DatasetCondensation)"
 
 
@@ -77,9 +84,8 @@ def reference_worker(reference: Path, classes: int, ipc: int, real: int, steps: 
     return {"s_per_step": statistics.median(gaps), "timed_steps": len(gaps)}
 
 
-def reference_seconds(args: argparse.Namespace) -> dict | None:
-    if args.reference is None:
-        return None
+def reference_seconds(args: argparse.Namespace) -> dict:
+    """The reference's median step time and how many steps it timed, from a child process."""
     cmd = [sys.executable, __file__, "--worker", "--reference", str(args.reference), "--classes", str(args.classes),
            "--ipc", str(args.ipc), "--real", str(args.real), "--steps", str(args.steps)]
     return child_json(cmd, f"the reference main_DM.py at {args.reference}")
@@ -94,9 +100,11 @@ def main() -> None:
     p.add_argument("--real", type=int, default=256, help="real images per class and step")
     p.add_argument("--steps", type=int, default=5, help="timed steps on each side")
     p.add_argument("--ch", type=int, default=8, help="project generator width (8: the cpu pretraining preset)")
-    p.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS,
-                   help="one row each: eager or compiled embedding net (CondenseConfig.compile), and the real images' "
-                        "embedding precision (CondenseConfig.real_dtype; bfloat16 pays off only where bf16 is native)")
+    p.add_argument("--variants", nargs="+", default=VARIANTS, choices=CHOICES, metavar="VARIANT",
+                   help="one row each: 'eager' or 'compiled' embedding net (CondenseConfig.compile), then optionally "
+                        "'+bf16-targets' (CondenseConfig.real_dtype) and '+bf16-grads' (CondenseConfig.input_grad_dtype); "
+                        "bfloat16 pays off only where it is native. Choices: " + ", ".join(CHOICES))
+    p.add_argument("--rounds", type=int, default=3, help="rounds that alternate our variants and the reference (median)")
     p.add_argument("--device", default="cpu", help="where this project's side runs (the reference picks cuda when it can)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/condense_vs_dm.json"), help="JSON output")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -104,6 +112,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(reference_worker(args.reference, args.classes, args.ipc, args.real, args.steps)))
         return
+    if args.rounds < 1:
+        raise SystemExit(f"error: --rounds must be >= 1, got {args.rounds}")
     if args.reference is not None and not (args.reference / "main_DM.py").is_file():
         raise SystemExit(f"error: no main_DM.py in {args.reference}; pass a checkout of VICO-UoE/DatasetCondensation")
     torch.manual_seed(0)
@@ -111,27 +121,40 @@ def main() -> None:
                                 device=args.device)
     real = {c: torch.randn(max(args.real, args.ipc), 3, 32, 32, device=args.device)  # latent i pairs image i
             for c in range(args.classes)}
-    ours = {}
-    for variant in args.variants:
-        compiled, real_dtype = variant.split("-")
-        config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=args.ipc,
-                                compile=compiled == "compiled", real_dtype=real_dtype)
-        condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, 128, device=args.device), config,
-                              inversion=None)
-        start = time.perf_counter()
-        ours[variant] = (step_seconds(condenser, {c: args.ipc for c in range(args.classes)}, real), time.perf_counter() - start)
-    reference = reference_seconds(args)
-    rows = [{"implementation": f"itgan-replay {variant} (latents, generator ch={args.ch})", "s_per_step": step,
-             "ratio_to_reference": step / reference["s_per_step"] if reference else None,
-             "setup_and_warmup_s": total - args.steps * step} for variant, (step, total) in ours.items()]
+    condensers = {variant: Condenser(generator, EmbeddingSampler("convnet", args.classes, 128, device=args.device),
+                                     variant_config(variant, args), inversion=None) for variant in args.variants}
+    sizes = {c: args.ipc for c in range(args.classes)}
+    ours: dict[str, list[float]] = {variant: [] for variant in args.variants}
+    reference: list[float] = []
+    setup: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for variant, condenser in condensers.items():
+            start = time.perf_counter()
+            ours[variant].append(step_seconds(condenser, sizes, real))
+            setup.setdefault(variant, time.perf_counter() - start - args.steps * ours[variant][-1])
+        if args.reference is not None:
+            measured = reference_seconds(args)
+            reference.append(measured["s_per_step"])
+    rows = [{"implementation": f"itgan-replay {variant} (latents, generator ch={args.ch})",
+             "s_per_step": statistics.median(steps),
+             "ratio_to_reference": statistics.median(s / r for s, r in zip(steps, reference)) if reference else None,
+             "rounds_s_per_step": steps, "setup_and_warmup_s": setup[variant]} for variant, steps in ours.items()]
     rows.append({"implementation": "DatasetCondensation main_DM.py (pixels)",
-                 "s_per_step": reference["s_per_step"] if reference else None, "ratio_to_reference": 1.0 if reference else None,
+                 "s_per_step": statistics.median(reference) if reference else None,
+                 "ratio_to_reference": 1.0 if reference else None, "rounds_s_per_step": reference,
                  "note": None if reference else "skipped: no --reference checkout given"})
     report(rows, ["implementation", "s_per_step", "ratio_to_reference", "setup_and_warmup_s", "note"], args.out,
            {k: v for k, v in vars(args).items() if k != "worker"}
            | {"reference": REFERENCE_PLACEHOLDER if args.reference else None,  # the checkout's path is this machine's
-              "reference_timed_steps": reference["timed_steps"] if reference else None})
+              "reference_timed_steps": measured["timed_steps"] if reference else None})
 
+
+def variant_config(variant: str, args: argparse.Namespace) -> CondenseConfig:
+    """The condensation settings a ``--variants`` entry names (see the module docstring)."""
+    base, *flags = variant.split("+")
+    return CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=args.ipc, compile=base == "compiled",
+                          real_dtype="bfloat16" if "bf16-targets" in flags else "float32",
+                          input_grad_dtype="bfloat16" if "bf16-grads" in flags else "float32")
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,7 @@ REFERENCE=()
 [ -n "${DM_REFERENCE:-}" ] && REFERENCE=(--reference "$DM_REFERENCE")
 "$PY" -c "import json, torch; print(json.dumps({'device': torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu', 'torch': torch.__version__}))" > "$OUT/device.json"
 "$PY" benchmarks/regenerate.py --device "$DEVICE" --widths $CH --variants plain-fp32 frozen-fp32 frozen-bf16 $REGEN --out "$OUT/regenerate.json"
-"$PY" benchmarks/condense_vs_dm.py --device "$DEVICE" --ch $CH --variants eager-float32 eager-bfloat16 $CONDENSE "${REFERENCE[@]}" --out "$OUT/condense_vs_dm.json"
+"$PY" benchmarks/condense_vs_dm.py --device "$DEVICE" --ch $CH --variants eager eager+bf16-targets eager+bf16-targets+bf16-grads --rounds 1 $CONDENSE "${REFERENCE[@]}" --out "$OUT/condense_vs_dm.json"
 "$PY" benchmarks/replay_overhead.py --device "$DEVICE" --ch $CH $REPLAY --out "$OUT/replay_overhead.json"
 "$PY" benchmarks/pretrain_step.py --device "$DEVICE" --ch $CH $PRETRAIN --variants current current-amp --seconds 0 --out "$OUT/pretrain_step.json"
 echo "wrote $OUT/{device,regenerate,condense_vs_dm,replay_overhead,pretrain_step}.json"

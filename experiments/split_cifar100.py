@@ -60,6 +60,7 @@ class Preset:
     inversion_net: str = "trained"
     jpeg_quality: int = 50
     real_dtype: str = "float32"
+    input_grad_dtype: str = "float32"
     condense_compile: bool = False
 
 
@@ -94,6 +95,8 @@ HELP = {
     "real_dtype": "precision of the real images' embeddings in condensation (the matching targets, no gradient): "
                   "float32, or bfloat16 (faster where bf16 is native: AVX512-BF16/AMX CPUs, GPUs); the synthetic "
                   "images' embeddings and gradients stay float32",
+    "input_grad_dtype": "precision of the operands of the embedding net's convolution input gradients in condensation: "
+                        "float32, or bfloat16 (faster where bf16 is native; accumulation stays float32)",
     "condense_compile": "1: run condensation's embedding nets through torch.compile (faster; compiling takes about "
                         "half a minute and needs a C++ compiler on CPU), 0: eager",
 }
@@ -181,7 +184,8 @@ def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig
             inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
             condense=CondenseConfig(iterations=preset.condense_iterations, lr=preset.condense_lr,
                                     subset_size=preset.subset_size, real_batch=preset.real_batch, lam=preset.lam,
-                                    real_dtype=preset.real_dtype, compile=preset.condense_compile))
+                                    real_dtype=preset.real_dtype, input_grad_dtype=preset.input_grad_dtype,
+                                    compile=preset.condense_compile))
     except ValueError as err:
         raise UsageError(str(err)) from err
 

@@ -36,7 +36,8 @@ from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool,
 
 SOURCES = ("real", "gan", "inversion", "itgan")
 MODIFIERS = ("random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled "
-             "embedding nets), bf16 (real images' embeddings in bfloat16), compiled (torch.compile'd embedding nets)")
+             "embedding nets), bf16 (real images' embeddings in bfloat16), bf16grads (the embedding net's input gradients "
+             "from bfloat16 operands), compiled (torch.compile'd embedding nets)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,6 +84,8 @@ def itgan_variant(source: str, base: CondenseConfig) -> tuple[CondenseConfig, bo
             pooled = True
         elif mod == "bf16":
             config = replace(config, real_dtype="bfloat16")
+        elif mod == "bf16grads":
+            config = replace(config, input_grad_dtype="bfloat16")
         elif mod == "compiled":
             config = replace(config, compile=True)
         elif mod.startswith("lam") and re.fullmatch(r"[0-9.]+(e-?[0-9]+)?", mod[3:]):

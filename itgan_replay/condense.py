@@ -29,10 +29,10 @@ from torch import nn
 from .augment import SiameseAugment
 from .generator import FrozenGenerator
 from .inversion import InversionConfig, NonFiniteLossError, invert
-from .nets import EmbeddingSampler
+from .nets import EmbeddingSampler, input_grads_in
 
 
-REAL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+REAL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # also the input_grad_dtype choices
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class CondenseConfig:
     matching: str = "distribution"  # or "gradient"
     real_dtype: str = "float32"  # or "bfloat16": the real images' embeddings (targets, no gradient) under autocast;
     # pays off where bf16 is native (AVX512-BF16/AMX CPUs, GPUs). Synthetic images, gradients, latents stay float32
+    input_grad_dtype: str = "float32"  # or "bfloat16": the embedding net's convolutions compute the synthetic images'
+    # gradients from bf16 copies of their weights and output gradients (float32 accumulation); forward stays float32
     compile: bool = False  # run the embedding net through torch.compile (inductor; on CPU it needs a C++ compiler)
 
     def __post_init__(self) -> None:
@@ -60,6 +62,11 @@ class CondenseConfig:
         if self.real_dtype != "float32" and self.matching != "distribution":
             raise ValueError(f"real_dtype '{self.real_dtype}' needs matching='distribution' (gradient matching "
                              "differentiates the real branch)")
+        if self.input_grad_dtype not in REAL_DTYPES:
+            raise ValueError(f"input_grad_dtype must be one of {sorted(REAL_DTYPES)}, got '{self.input_grad_dtype}'")
+        if self.input_grad_dtype != "float32" and self.matching != "distribution":
+            raise ValueError(f"input_grad_dtype '{self.input_grad_dtype}' needs matching='distribution' (gradient "
+                             "matching needs the embedding net's weight gradients)")
         if not 0 <= self.lam <= 1:
             raise ValueError(f"lam must lie in [0, 1], got {self.lam}")
         if self.iterations < 0 or self.subset_size < 1 or self.real_batch < 1:
@@ -270,39 +277,41 @@ class Condenser:
         net = self.sampler(keyed_rng(seed, step))
         embed = self.embedder(net)
         real_dtype = REAL_DTYPES[cfg.real_dtype]
+        input_grad_dtype = None if cfg.input_grad_dtype == "float32" else REAL_DTYPES[cfg.input_grad_dtype]
         l_con_means = []
-        for job, z, paired_real in zip(jobs, latents, paired):
-            rng = keyed_rng(job.own_seed, step)
-            t = self.augment.sample(rng) if self.augment else _identity
-            class_real = real[job.label]
-            real_images = class_real[self.real_batch(len(class_real), rng)].to(device)
-            real_emb = None
-            if cfg.matching == "distribution":
-                with torch.no_grad():
-                    real_emb = _embed(embed, t, real_images, real_dtype)
-            labels = torch.full((CHUNK,), job.label, dtype=torch.long, device=device)
-            syn = torch.cat([self.generator(zc, labels[:len(zc)]) for zc in z.split(CHUNK)])
-            syn_emb = _embed(embed, t, syn) if real_emb is not None or cfg.lam else None
-            if cfg.lam:
-                with torch.no_grad():
-                    paired_emb = _embed(embed, t, paired_real.to(device), real_dtype)
-            loss, l_cons = z.new_zeros(()), []
-            for subset in self.groups(len(z), rng):
-                subset = subset.to(device)
-                if real_emb is None:
-                    l_con = gradient_matching_loss(net, t(real_images), t(syn[subset]), job.label)
-                else:
-                    l_con = distribution_matching_loss(real_emb, syn_emb[subset])
-                reg = paired_regulariser(paired_emb[subset], syn_emb[subset]) if cfg.lam else 0
-                loss = loss + (1 - cfg.lam) * l_con + cfg.lam * reg
-                l_cons.append(l_con.detach())
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
-                                         f"{loss_value} at step {step}; lower the condensation lr (now {cfg.lr})")
-            loss.backward()
-            l_con_means.append(torch.stack(l_cons).mean().item())
-        return l_con_means
+        with input_grads_in(net, input_grad_dtype):
+            for job, z, paired_real in zip(jobs, latents, paired):
+                rng = keyed_rng(job.own_seed, step)
+                t = self.augment.sample(rng) if self.augment else _identity
+                class_real = real[job.label]
+                real_images = class_real[self.real_batch(len(class_real), rng)].to(device)
+                real_emb = None
+                if cfg.matching == "distribution":
+                    with torch.no_grad():
+                        real_emb = _embed(embed, t, real_images, real_dtype)
+                labels = torch.full((CHUNK,), job.label, dtype=torch.long, device=device)
+                syn = torch.cat([self.generator(zc, labels[:len(zc)]) for zc in z.split(CHUNK)])
+                syn_emb = _embed(embed, t, syn) if real_emb is not None or cfg.lam else None
+                if cfg.lam:
+                    with torch.no_grad():
+                        paired_emb = _embed(embed, t, paired_real.to(device), real_dtype)
+                loss, l_cons = z.new_zeros(()), []
+                for subset in self.groups(len(z), rng):
+                    subset = subset.to(device)
+                    if real_emb is None:
+                        l_con = gradient_matching_loss(net, t(real_images), t(syn[subset]), job.label)
+                    else:
+                        l_con = distribution_matching_loss(real_emb, syn_emb[subset])
+                    reg = paired_regulariser(paired_emb[subset], syn_emb[subset]) if cfg.lam else 0
+                    loss = loss + (1 - cfg.lam) * l_con + cfg.lam * reg
+                    l_cons.append(l_con.detach())
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise NonFiniteLossError(f"condensation loss of class {job.label} subset {job.subset} became "
+                                             f"{loss_value} at step {step}; lower the condensation lr (now {cfg.lr})")
+                loss.backward()
+                l_con_means.append(torch.stack(l_cons).mean().item())
+            return l_con_means
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:

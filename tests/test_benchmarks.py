@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("pretrain_step.py", ["--d-chs", "2", "--ch", "2", "--batch-size", "4", "--seconds", "0.05"]),
     ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
     ("condense_vs_dm.py", ["--classes", "2", "--ipc", "10", "--real", "8", "--steps", "1", "--ch", "2",
-                           "--variants", "eager-float32", "eager-bfloat16"]),
+                           "--variants", "eager", "eager+bf16-targets+bf16-grads", "--rounds", "2"]),
     ("replay_overhead.py", ["--images", "10", "--stored", "20", "--batch", "4", "--width", "4", "--ch", "2", "--repeats", "1"]),
     ("memory_scaling.py", ["--classes", "2", "4", "--per-class", "5", "--ch", "2", "--chunk", "4"]),
     ("condense_scaling.py", ["--classes", "2", "--latents", "4", "--subset", "2", "--iterations", "1", "--inversion-steps", "1",
@@ -32,7 +32,7 @@ def test_benchmark_runs_and_writes_json(tmp_path, script, args):
 def test_condense_vs_dm_says_the_reference_was_skipped_or_missing(tmp_path):
     out = tmp_path / "r.json"
     cmd = [sys.executable, str(BENCH / "condense_vs_dm.py"), "--classes", "2", "--ipc", "1", "--real", "4", "--steps", "1",
-           "--ch", "2", "--variants", "eager-float32", "--out", str(out)]
+           "--ch", "2", "--variants", "eager", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True)
     rows = json.loads(out.read_text())["rows"]
     assert rows[1]["s_per_step"] is None and "skipped" in rows[1]["note"] and rows[0]["ratio_to_reference"] is None
@@ -64,7 +64,7 @@ def test_condense_vs_dm_times_the_reference_steps_between_network_draws(tmp_path
         "        get_network('ConvNet', 3, 2)\n")
     out = tmp_path / "r.json"
     subprocess.run([sys.executable, str(BENCH / "condense_vs_dm.py"), "--reference", str(ref), "--classes", "2", "--ipc", "1",
-                    "--real", "4", "--steps", "4", "--ch", "2", "--variants", "eager-float32", "--out", str(out)],
+                    "--real", "4", "--steps", "4", "--ch", "2", "--variants", "eager", "--out", str(out)],
                    check=True, capture_output=True)
     result = json.loads(out.read_text())
     assert result["reference_timed_steps"] == 3  # steps 1..3: step 0 warms up, the last step has no following draw

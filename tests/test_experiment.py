@@ -106,7 +106,9 @@ def test_itgan_variants_set_split_lambda_pool_precision_and_compile():
     config, pooled = itgan_variant("itgan+random+lam0.02+pool", base)
     assert (config.split, config.lam, config.subset_size, pooled) == ("random", 0.02, 10, True)
     config, pooled = itgan_variant("itgan+compiled+bf16", base)
-    assert (config.compile, config.real_dtype, config.split, pooled) == (True, "bfloat16", "fixed", False)
+    assert (config.compile, config.real_dtype, config.input_grad_dtype, pooled) == (True, "bfloat16", "float32", False)
+    config, _ = itgan_variant("itgan+bf16grads", base)
+    assert (config.compile, config.real_dtype, config.input_grad_dtype) == (False, "float32", "bfloat16")
     for bad in ("gan+random", "itgan+lam", "itgan+shuffle"):
         with pytest.raises(ValueError, match="unknown"):
             itgan_variant(bad, base)

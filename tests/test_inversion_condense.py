@@ -101,7 +101,8 @@ def test_gradient_matching_runs(generator):
 
 def test_bad_configs_are_errors():
     for bad in ({"split": "mixed"}, {"matching": "kernel"}, {"lam": 1.5}, {"real_dtype": "float16"},
-                {"real_dtype": "bfloat16", "matching": "gradient"}):
+                {"real_dtype": "bfloat16", "matching": "gradient"}, {"input_grad_dtype": "float16"},
+                {"input_grad_dtype": "bfloat16", "matching": "gradient"}):
         with pytest.raises(ValueError):
             CondenseConfig(**bad)
 
@@ -128,6 +129,13 @@ def test_bfloat16_real_embeddings_keep_the_synthetic_gradient_in_float32(generat
     assert exact.dtype == low.dtype == torch.float32 and not torch.equal(exact, low)
     start = condensed(generator, 6, iterations=0)
     assert (low - exact).abs().max() < 0.2 * (exact - start).abs().max()  # the same steps, up to the targets' rounding
+
+
+def test_bfloat16_input_gradients_take_nearly_the_float32_steps(generator):
+    exact, low = condensed(generator, 6, iterations=2), condensed(generator, 6, iterations=2, input_grad_dtype="bfloat16")
+    assert low.dtype == torch.float32 and not torch.equal(exact, low)
+    start = condensed(generator, 6, iterations=0)
+    assert (low - exact).abs().max() < 0.05 * (exact - start).abs().max()
 
 
 def test_compiled_embedding_net_gives_the_eager_latents(generator):

@@ -1,7 +1,8 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
-from itgan_replay.nets import ConvNet, EmbeddingSampler, InstanceNorm
+from itgan_replay.nets import AvgPool2x2, ConvNet, Conv2d, EmbeddingSampler, InstanceNorm, ResNet18, input_grads_in
 
 
 def norms():
@@ -75,3 +76,55 @@ def test_sampled_nets_are_frozen_and_channels_last():
     plain.load_state_dict(net.state_dict())
     x = torch.randn(3, 3, 32, 32)
     assert torch.allclose(net.embed(x), plain.embed(x), atol=1e-5)
+
+
+def conv_input_grad(conv, x, upstream):
+    x = x.clone().requires_grad_(True)
+    conv(x).backward(upstream)
+    return x.grad
+
+
+@pytest.mark.parametrize("stride, kernel, padding", [(1, 3, 1), (2, 3, 1), (2, 1, 0)])
+def test_bfloat16_input_gradients_are_the_float32_ones_rounded(stride, kernel, padding):
+    g = torch.Generator().manual_seed(4)
+    conv = Conv2d(5, 7, kernel, stride, padding).requires_grad_(False)
+    x = torch.randn(3, 5, 9, 9, generator=g)  # odd side: stride 2 must recover the input's size
+    upstream = torch.randn_like(conv(x), memory_format=torch.contiguous_format)
+    exact = conv_input_grad(conv, x, upstream)
+    with input_grads_in(conv, torch.bfloat16):
+        low = conv_input_grad(conv, x, upstream)
+        assert torch.equal(conv(x), F.conv2d(x, conv.weight, conv.bias, stride, padding))  # the forward stays float32
+    assert low.dtype == torch.float32 and low.shape == x.shape
+    relative = ((low - exact).norm() / exact.norm()).item()
+    assert 1e-4 < relative < 2e-2  # rounded operands, float32 sums
+    assert torch.equal(conv_input_grad(conv, x, upstream), exact)  # the setting ends with the block
+
+
+def test_input_gradient_precision_applies_to_frozen_convs_with_input_gradients_only():
+    conv = Conv2d(2, 3, 3, padding=1)  # trainable: weight gradients as usual
+    x = torch.randn(2, 2, 6, 6)
+    with input_grads_in(conv, torch.bfloat16):
+        conv(x).sum().backward()
+        assert conv.weight.grad is not None
+        conv.requires_grad_(False)
+        assert torch.equal(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))  # no input gradient wanted
+
+
+def test_input_gradient_precision_refuses_nets_it_cannot_set():
+    with pytest.raises(ValueError, match="no itgan_replay.nets.Conv2d"):
+        with input_grads_in(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3)), torch.bfloat16):
+            pass
+    with pytest.raises(ValueError, match="plain convolutions"):
+        with input_grads_in(Conv2d(4, 4, 3, groups=2), torch.bfloat16):
+            pass
+    with input_grads_in(torch.nn.Linear(2, 2), None):  # None changes nothing, on any net
+        pass
+    assert all(c.input_grad_dtype is None for c in ResNet18(3, width=4).modules() if isinstance(c, Conv2d))
+
+
+def test_avg_pool_as_reshape_and_mean_equals_avg_pool(monkeypatch):
+    x = torch.randn(2, 3, 8, 6).contiguous(memory_format=torch.channels_last)
+    odd = torch.randn(2, 3, 7, 7)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # the form torch.compile sees
+    assert torch.allclose(AvgPool2x2()(x), F.avg_pool2d(x, 2), atol=1e-6)
+    assert torch.equal(AvgPool2x2()(odd), F.avg_pool2d(odd, 2))  # odd sides: floor, as nn.AvgPool2d
