@@ -21,7 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from cli import add_dataset_options
-from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs
+from itgan_replay.condense import REAL_DTYPES, CondenseConfig, Condenser, class_image_sets, plan_jobs
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.distributed import ShardMergeError, run_distributed
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
@@ -47,6 +47,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", default="inversion", choices=["inversion", "random"], help="latent initialisation")
     p.add_argument("--inversion-steps", type=int, default=300, help="GAN inversion steps")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width")
+    p.add_argument("--real-dtype", default="float32", choices=list(REAL_DTYPES),
+                   help="precision of the real images' embeddings (the matching targets, no gradient); bfloat16 is "
+                        "faster where bf16 is native (GPUs, AVX512-BF16/AMX CPUs) and many times slower elsewhere")
+    p.add_argument("--input-grad-dtype", default="float32", choices=list(REAL_DTYPES),
+                   help="precision of the operands of the embedding net's convolution input gradients (float32 sums); "
+                        "bfloat16: as --real-dtype")
+    p.add_argument("--compile", action="store_true",
+                   help="run the embedding nets through torch.compile (needs a C++ compiler on CPU; compiling takes "
+                        "about half a minute)")
     p.add_argument("--storage-dtype", default="float32", choices=list(STORAGE_DTYPES), help="how latents are stored")
     p.add_argument("--generator-dtype", default="float32", choices=list(GENERATOR_STORAGE_DTYPES),
                    help="how the memory stores (and counts) the generator's weights; latents are condensed against "
@@ -75,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
         real = class_image_sets(train.normalize(train.images), train.labels, classes, args.seed)
-        config = CondenseConfig(args.iterations, args.lr, args.lam, args.real_batch, args.subset_size, args.split)
+        config = CondenseConfig(iterations=args.iterations, lr=args.lr, lam=args.lam, real_batch=args.real_batch,
+                                subset_size=args.subset_size, split=args.split, real_dtype=args.real_dtype,
+                                input_grad_dtype=args.input_grad_dtype, compile=args.compile)
         jobs = plan_jobs({c: min(args.latents_per_class, len(real[c])) for c in classes}, config, args.seed)
         condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width, device=device),
                               config, inversion=InversionConfig(args.inversion_steps) if args.init == "inversion" else None)

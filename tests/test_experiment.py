@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 import split_cifar100
 from conftest import tiny_generator, write_image_folder
@@ -274,3 +275,21 @@ def test_corrupt_checkpoint_is_refused_with_what_to_do(setup, capsys):
     assert run(setup, "--methods", "naive", "--name", "corrupt") == 2
     assert "remove it to restart this method" in capsys.readouterr().err
     assert checkpoint.read_bytes() == b"not a checkpoint"
+
+
+def test_condense_script_passes_its_precision_settings_to_the_condenser(tmp_path, setup):
+    from condense import main as condense_main
+
+    from itgan_replay.generator import FrozenGenerator
+    from itgan_replay.memory import LatentMemory
+
+    _, dataset, generator_path = setup
+    common = ["--generator", str(generator_path), "--dataset", dataset, "--latents-per-class", "3", "--iterations", "2",
+              "--subset-size", "3", "--real-batch", "4", "--inversion-steps", "1", "--embedding-width", "8", "--no-progress"]
+    for name, extra in (("exact", []), ("low", ["--real-dtype", "bfloat16", "--input-grad-dtype", "bfloat16"])):
+        assert condense_main(common + ["--out", str(tmp_path / f"{name}.pt")] + extra) == 0
+    generator = FrozenGenerator.load(generator_path)
+    exact, low = (LatentMemory.load(tmp_path / f"{name}.pt", generator) for name in ("exact", "low"))
+    assert exact.classes == low.classes and len(exact) == len(low) > 0
+    assert not all(torch.equal(exact.latents[c], low.latents[c]) for c in exact.classes)  # the settings took effect
+    assert all(torch.allclose(exact.latents[c], low.latents[c], atol=0.05) for c in exact.classes)  # by rounding only
