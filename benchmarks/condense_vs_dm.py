@@ -125,7 +125,7 @@ def main() -> None:
                                      variant_config(variant, args), inversion=None) for variant in args.variants}
     sizes = {c: args.ipc for c in range(args.classes)}
     ours: dict[str, list[float]] = {variant: [] for variant in args.variants}
-    reference: list[float] = []
+    reference_runs: list[dict] = []
     setup: dict[str, float] = {}
     for _ in range(args.rounds):
         for variant, condenser in condensers.items():
@@ -133,8 +133,8 @@ def main() -> None:
             ours[variant].append(step_seconds(condenser, sizes, real))
             setup.setdefault(variant, time.perf_counter() - start - args.steps * ours[variant][-1])
         if args.reference is not None:
-            measured = reference_seconds(args)
-            reference.append(measured["s_per_step"])
+            reference_runs.append(reference_seconds(args))
+    reference = [run["s_per_step"] for run in reference_runs]
     rows = [{"implementation": f"itgan-replay {variant} (latents, generator ch={args.ch})",
              "s_per_step": statistics.median(steps),
              "ratio_to_reference": statistics.median(s / r for s, r in zip(steps, reference)) if reference else None,
@@ -146,7 +146,7 @@ def main() -> None:
     report(rows, ["implementation", "s_per_step", "ratio_to_reference", "setup_and_warmup_s", "note"], args.out,
            {k: v for k, v in vars(args).items() if k != "worker"}
            | {"reference": REFERENCE_PLACEHOLDER if args.reference else None,  # the checkout's path is this machine's
-              "reference_timed_steps": measured["timed_steps"] if reference else None})
+              "reference_timed_steps": reference_runs[-1]["timed_steps"] if reference_runs else None})
 
 
 def variant_config(variant: str, args: argparse.Namespace) -> CondenseConfig:

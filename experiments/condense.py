@@ -21,7 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from cli import add_dataset_options
-from itgan_replay.condense import REAL_DTYPES, CondenseConfig, Condenser, class_image_sets, plan_jobs
+from itgan_replay.condense import PRECISIONS, CondenseConfig, Condenser, class_image_sets, plan_jobs
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.distributed import ShardMergeError, run_distributed
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
@@ -47,10 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", default="inversion", choices=["inversion", "random"], help="latent initialisation")
     p.add_argument("--inversion-steps", type=int, default=300, help="GAN inversion steps")
     p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width")
-    p.add_argument("--real-dtype", default="float32", choices=list(REAL_DTYPES),
+    p.add_argument("--real-dtype", default="float32", choices=list(PRECISIONS),
                    help="precision of the real images' embeddings (the matching targets, no gradient); bfloat16 is "
                         "faster where bf16 is native (GPUs, AVX512-BF16/AMX CPUs) and many times slower elsewhere")
-    p.add_argument("--input-grad-dtype", default="float32", choices=list(REAL_DTYPES),
+    p.add_argument("--input-grad-dtype", default="float32", choices=list(PRECISIONS),
                    help="precision of the operands of the embedding net's convolution input gradients (float32 sums); "
                         "bfloat16: as --real-dtype")
     p.add_argument("--compile", action="store_true",

@@ -32,7 +32,7 @@ from .inversion import InversionConfig, NonFiniteLossError, invert
 from .nets import EmbeddingSampler, input_grads_in
 
 
-REAL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # also the input_grad_dtype choices
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choices of real_dtype and input_grad_dtype
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CondenseConfig:
     split: str = "fixed"  # "fixed": subsets fixed once; "random": re-split at random every step
     matching: str = "distribution"  # or "gradient"
     real_dtype: str = "float32"  # or "bfloat16": the real images' embeddings (targets, no gradient) under autocast;
-    # pays off where bf16 is native (AVX512-BF16/AMX CPUs, GPUs). Synthetic images, gradients, latents stay float32
+    # pays off where bf16 is native (AVX512-BF16/AMX CPUs, GPUs). It leaves synthetic images and latents in float32
     input_grad_dtype: str = "float32"  # or "bfloat16": the embedding net's convolutions compute the synthetic images'
     # gradients from bf16 copies of their weights and output gradients (float32 accumulation); forward stays float32
     compile: bool = False  # run the embedding net through torch.compile (inductor; on CPU it needs a C++ compiler)
@@ -57,16 +57,13 @@ class CondenseConfig:
             raise ValueError(f"split must be 'fixed' or 'random', got '{self.split}'")
         if self.matching not in ("distribution", "gradient"):
             raise ValueError(f"matching must be 'distribution' or 'gradient', got '{self.matching}'")
-        if self.real_dtype not in REAL_DTYPES:
-            raise ValueError(f"real_dtype must be one of {sorted(REAL_DTYPES)}, got '{self.real_dtype}'")
-        if self.real_dtype != "float32" and self.matching != "distribution":
-            raise ValueError(f"real_dtype '{self.real_dtype}' needs matching='distribution' (gradient matching "
-                             "differentiates the real branch)")
-        if self.input_grad_dtype not in REAL_DTYPES:
-            raise ValueError(f"input_grad_dtype must be one of {sorted(REAL_DTYPES)}, got '{self.input_grad_dtype}'")
-        if self.input_grad_dtype != "float32" and self.matching != "distribution":
-            raise ValueError(f"input_grad_dtype '{self.input_grad_dtype}' needs matching='distribution' (gradient "
-                             "matching needs the embedding net's weight gradients)")
+        for name, why in (("real_dtype", "differentiates the real branch"),
+                          ("input_grad_dtype", "needs the embedding net's weight gradients")):
+            value = getattr(self, name)
+            if value not in PRECISIONS:
+                raise ValueError(f"{name} must be one of {sorted(PRECISIONS)}, got '{value}'")
+            if value != "float32" and self.matching != "distribution":
+                raise ValueError(f"{name} '{value}' needs matching='distribution' (gradient matching {why})")
         if not 0 <= self.lam <= 1:
             raise ValueError(f"lam must lie in [0, 1], got {self.lam}")
         if self.iterations < 0 or self.subset_size < 1 or self.real_batch < 1:
@@ -276,8 +273,8 @@ class Condenser:
         seed = jobs[0].seed
         net = self.sampler(keyed_rng(seed, step))
         embed = self.embedder(net)
-        real_dtype = REAL_DTYPES[cfg.real_dtype]
-        input_grad_dtype = None if cfg.input_grad_dtype == "float32" else REAL_DTYPES[cfg.input_grad_dtype]
+        real_dtype = PRECISIONS[cfg.real_dtype]
+        input_grad_dtype = None if cfg.input_grad_dtype == "float32" else PRECISIONS[cfg.input_grad_dtype]
         l_con_means = []
         with input_grads_in(net, input_grad_dtype):
             for job, z, paired_real in zip(jobs, latents, paired):
