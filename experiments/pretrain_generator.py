@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from cli import add_dataset_options, add_preset_options, preset_overrides
-from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.generator import FrozenGenerator, Generator
 from itgan_replay.io import atomic_write_bytes
 from itgan_replay.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
                                    init_normal_)
-from itgan_replay.quality import classification_accuracy_score
+from itgan_replay.quality import classification_accuracy_scores
 
 HELP = {
     "ch": "generator channel width (the paper's CIFAR setting: 64)",
@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="paper: ch=64, DiffAugment CIFAR recipe, sized for a GPU; cpu: narrow nets for 2 CPU cores (default)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
+    p.add_argument("--validation-per-class", type=int, default=20,
+                   help="training photos per class held out (a draw seeded 0) to score the generator's CAS honestly "
+                        "beside the test photos; 0 trains on all of them and scores on the test photos alone")
     p.add_argument("--cas-per-class", type=int, default=500, help="generated images per class for the CAS classifier")
     p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
     try:
+        if args.validation_per_class < 0:
+            raise DatasetError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")
         train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)
+        validation = None
+        if args.validation_per_class:
+            train, validation = split_validation(train, args.validation_per_class, seed=0)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -89,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         if not trainer.checkpoint_path.exists():
             print(f"error: --resume given but {trainer.checkpoint_path} does not exist", file=sys.stderr)
             return 2
-        trainer.load_checkpoint()
+        try:
+            trainer.load_checkpoint()
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"resuming at iteration {trainer.iteration} of {config.iterations}")
     print(f"training on {len(train)} images, {len(train.class_names)} classes; config {asdict(config)}")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` checkpoints like Ctrl-C
@@ -102,20 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
-    test_x = test.normalize(test.images)
+    eval_sets = {"test": (test.normalize(test.images), test.labels)}
+    if validation is not None:
+        eval_sets["validation"] = (validation.normalize(validation.images), validation.labels)
     generator = trainer.frozen()
     torch.manual_seed(config.seed)
     random_init = FrozenGenerator(init_normal_(Generator(generator.config)), train.mean, train.std, train.class_names)
     scores = {}
     for name, g in (("trained", generator), ("random_init", random_init)):
-        scores[name] = classification_accuracy_score(g, test_x, test.labels, args.cas_per_class, args.cas_epochs, seed=config.seed)
-        print(f"CAS ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {scores[name]:.4f}")
-        trainer.writer.add_scalar(f"quality/cas_{name}", scores[name], trainer.iteration)
+        scores[name] = classification_accuracy_scores(g, eval_sets, args.cas_per_class, args.cas_epochs, seed=config.seed)
+        for split, score in scores[name].items():
+            print(f"CAS on {split} photos ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {score:.4f}")
+            trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score, trainer.iteration)
     report = {"dataset": args.dataset, "preset": args.preset, "config": asdict(config), "iterations": trainer.iteration,
               "train_seconds": round(trainer.train_seconds, 1), "images_per_s": round(trainer.images_per_s, 1),
               "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": args.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
-              "cas": scores["trained"], "cas_random_init": scores["random_init"], "cas_per_class": args.cas_per_class,
+              "cas": scores["trained"]["test"], "cas_random_init": scores["random_init"]["test"],
+              "cas_validation": scores["trained"].get("validation"), "cas_validation_random_init": scores["random_init"].get("validation"),
+              "validation_per_class": args.validation_per_class, "n_train": len(train), "cas_per_class": args.cas_per_class,
               "cas_epochs": args.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint}
     generator.save(args.out, extra=report)
     atomic_write_bytes(args.out.with_suffix(".json"), json.dumps(report, indent=2).encode())

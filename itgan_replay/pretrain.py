@@ -212,7 +212,7 @@ class GANTrainer:
             "config": asdict(self.config), "iteration": self.iteration, "class_names": self.class_names,
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
-            "rollbacks": self.rollbacks, "train_seconds": self.train_seconds,
+            "rollbacks": self.rollbacks, "train_seconds": self.train_seconds, "n_images": len(self.labels),
         })
 
     def load_checkpoint(self) -> None:
@@ -221,6 +221,9 @@ class GANTrainer:
         _, state = load_checked(self.checkpoint_path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
         saved = {"amp": False} | {k: v for k, v in state["config"].items() if k not in RESUMABLE_SETTINGS}  # amp: newer
         mine = {k: v for k, v in asdict(self.config).items() if k not in RESUMABLE_SETTINGS}
+        if state.get("n_images", len(self.labels)) != len(self.labels):  # n_images: newer
+            raise ValueError(f"{self.checkpoint_path} was trained on {state['n_images']} images, this run has "
+                             f"{len(self.labels)} (another dataset or validation hold-out); use the same or another --workdir")
         if saved != mine or state["class_names"] != self.class_names:
             diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
             raise ValueError(f"{self.checkpoint_path} was written by a different run (setting: (saved, now) = "

@@ -1,18 +1,21 @@
 """Generator quality without downloads: the classification accuracy score (CAS)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from .generator import FrozenGenerator
 from .nets import accuracy, build_net, train_classifier
 
 
-def classification_accuracy_score(generator: FrozenGenerator, test_images: torch.Tensor, test_labels: torch.Tensor,
-                                  n_per_class: int = 500, epochs: int = 20, arch: str = "convnet",
-                                  width: int | None = 64, seed: int = 0, latent_dtype: torch.dtype = torch.float32) -> float:
-    """Train a classifier only on ``n_per_class`` generated images per class (random latents,
-    rounded to ``latent_dtype`` as a memory would store them) and return its accuracy on the
-    real, normalised ``test_images``."""
+def classification_accuracy_scores(generator: FrozenGenerator, eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+                                   n_per_class: int = 500, epochs: int = 20, arch: str = "convnet",
+                                   width: int | None = 64, seed: int = 0,
+                                   latent_dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """Train one classifier only on ``n_per_class`` generated images per class (random latents,
+    rounded to ``latent_dtype`` as a memory would store them) and return its accuracy on each
+    ``eval_sets[name] = (real normalised images, labels)``, e.g. validation and test photos."""
     rng = torch.Generator().manual_seed(seed)
     n_classes = generator.config.n_classes
     y = torch.arange(n_classes).repeat_interleave(n_per_class)
@@ -21,4 +24,4 @@ def classification_accuracy_score(generator: FrozenGenerator, test_images: torch
     torch.manual_seed(seed)
     net = build_net(arch, n_classes, width)
     train_classifier(net, images, y, epochs, rng=rng)
-    return accuracy(net, test_images, test_labels)
+    return {name: accuracy(net, x, labels) for name, (x, labels) in eval_sets.items()}

@@ -252,3 +252,24 @@ def test_mixed_precision_step_runs_under_bfloat16_autocast_and_keeps_float32_wei
     losses = trainer.step()
     assert dtypes and set(dtypes) == {torch.bfloat16}  # D ran under autocast
     assert all(p.dtype == torch.float32 for p in trainer.G.parameters()) and all(map(math.isfinite, losses.values()))
+
+
+def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path, capsys):
+    import json
+
+    from conftest import write_image_folder
+    from pretrain_generator import main as pretrain_main
+
+    data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
+    out = tmp_path / "g.pt"
+    common = ["--dataset", f"imagefolder:{data}", "--out", str(out), "--ch", "2", "--d-ch", "2", "--batch-size", "4",
+              "--iterations", "2", "--checkpoint-every", "2", "--standing-batches", "1", "--cas-per-class", "4",
+              "--cas-epochs", "1", "--no-progress"]
+    assert pretrain_main(common + ["--validation-per-class", "2"]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["n_train"] == 2 * 4 and report["validation_per_class"] == 2
+    assert 0 <= report["cas_validation"] <= 1 and 0 <= report["cas_validation_random_init"] <= 1
+    # resuming with another hold-out would train on other photos: refused
+    assert pretrain_main(common + ["--validation-per-class", "1", "--resume"]) == 2
+    assert "was trained on 8 images, this run has 10" in capsys.readouterr().err
+    assert pretrain_main(common + ["--validation-per-class", "-1"]) == 2

@@ -10,7 +10,7 @@ import torch
 from itgan_replay.data import load_dataset
 from itgan_replay.generator import FrozenGenerator, Generator
 from itgan_replay.pretrain import init_normal_
-from itgan_replay.quality import classification_accuracy_score
+from itgan_replay.quality import classification_accuracy_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
@@ -26,7 +26,7 @@ def test_demo_generator_beats_random_init_on_real_test_images():
     test_x = test.with_stats(generator.mean_values, generator.std_values).normalize(test.images)
     torch.manual_seed(0)
     random_init = FrozenGenerator(init_normal_(Generator(generator.config)), generator.mean_values, generator.std_values)
-    trained = classification_accuracy_score(generator, test_x, test.labels, n_per_class=200, epochs=10)
-    baseline = classification_accuracy_score(random_init, test_x, test.labels, n_per_class=200, epochs=10)
+    trained, baseline = (classification_accuracy_scores(g, {"test": (test_x, test.labels)}, n_per_class=200, epochs=10)["test"]
+                         for g in (generator, random_init))
     print(f"CAS trained {trained:.4f}, random init {baseline:.4f}")
     assert trained > baseline + 0.15
