@@ -1,12 +1,15 @@
 r"""Does storing the generator (and the latents) in 16 bits lose anything? CAS of each storage dtype, side by side.
 
     python experiments/generator_dtype.py --generator generators/demo-cifar10-cpu.pt \
-        --dataset imagefolder:../shared/data/cifar10-jpeg-more --seeds 0 1
+        --dataset imagefolder:../shared/data/cifar10-jpeg --seeds 0 1
 
 For each (generator dtype, latent dtype) pair it rounds the generator's weights as a memory stores
 them (``FrozenGenerator.stored_as``) and the random latents likewise, then scores the classification
-accuracy (CAS: a ConvNet trained only on generated images, tested on the real test photos) with the
-same seeds as float32. Also records the generator's bytes and how far its images move from float32's.
+accuracy (CAS: a ConvNet trained only on generated images) with the same seeds as float32, on
+validation photos held out of ``--dataset``'s training photos (choose by these) and on its test photos
+(report only). The validation photos must be ones the generator never saw: the held-out split of its
+``-more`` folder when it was pretrained with that hold-out, or the stream's training photos. Also
+records the generator's bytes and how far its images move from float32's.
 Writes ``--out`` (JSON) and prints a table.
 """
 from __future__ import annotations
@@ -20,11 +23,11 @@ from pathlib import Path
 import torch
 
 from cli import add_dataset_options
-from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.io import StoredFileError, atomic_write_bytes
 from itgan_replay.memory import STORAGE_DTYPES
-from itgan_replay.quality import classification_accuracy_score
+from itgan_replay.quality import classification_accuracy_scores
 
 VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("float16", "float16"))
 
@@ -34,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="float32 generator file")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="CAS seeds (latents, classifier init and order)")
+    p.add_argument("--validation-per-class", type=int, default=20,
+                   help="training photos per class of --dataset held out to score on (a draw seeded 0, as pretraining's)")
     p.add_argument("--per-class", type=int, default=500, help="generated images per class for the CAS classifier")
     p.add_argument("--epochs", type=int, default=15, help="epochs of the CAS classifier")
     p.add_argument("--out", type=Path, default=Path("runs/generator-dtype.json"), help="JSON results file")
@@ -43,13 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.validation_per_class < 1:
+            raise DatasetError(f"--validation-per-class must be 1 or more, got {args.validation_per_class}")
         source = FrozenGenerator.load(args.generator)
-        _, test = load_dataset(args.dataset, args.data_root)
+        train, test = load_dataset(args.dataset, args.data_root)
+        _, validation = split_validation(train, args.validation_per_class, seed=0)
     except (DatasetError, StoredFileError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    test_x = test.with_stats(source.mean_values, source.std_values)
-    test_x = test_x.normalize(test_x.images)
+    eval_sets = {}
+    for split, data in (("validation", validation), ("test", test)):
+        data = data.with_stats(source.mean_values, source.std_values)
+        eval_sets[split] = (data.normalize(data.images), data.labels)
     probe_z = torch.randn(500, source.config.z_dim, generator=torch.Generator().manual_seed(12345))
     probe_y = torch.arange(500) % source.config.n_classes
     reference = source.generate(probe_z, probe_y)
@@ -57,16 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     for generator_dtype, latent_dtype in VARIANTS:
         stored = source.stored_as(GENERATOR_STORAGE_DTYPES[generator_dtype])
         diff = (stored.generate(probe_z.to(STORAGE_DTYPES[latent_dtype]).float(), probe_y) - reference).abs()
-        cas = [classification_accuracy_score(stored, test_x, test.labels, args.per_class, args.epochs, seed=seed,
-                                             latent_dtype=STORAGE_DTYPES[latent_dtype]) for seed in args.seeds]
+        cas = [classification_accuracy_scores(stored, eval_sets, args.per_class, args.epochs, seed=seed,
+                                              latent_dtype=STORAGE_DTYPES[latent_dtype]) for seed in args.seeds]
         rows.append({"generator_dtype": generator_dtype, "latent_dtype": latent_dtype, "generator_bytes": stored.param_bytes,
-                     "image_abs_diff_mean": float(diff.mean()), "image_abs_diff_max": float(diff.max()),
-                     "cas_per_seed": cas, "cas_mean": statistics.mean(cas)})
+                     "image_abs_diff_mean": float(diff.mean()), "image_abs_diff_max": float(diff.max())})
+        for split in eval_sets:
+            rows[-1][f"cas_{split}_per_seed"] = [c[split] for c in cas]
+            rows[-1][f"cas_{split}_mean"] = statistics.mean(c[split] for c in cas)
         print(f"{generator_dtype:>9} generator, {latent_dtype:>7} latents: {stored.param_bytes:>9,} bytes, "
               f"|image - float32| mean {rows[-1]['image_abs_diff_mean']:.2e} max {rows[-1]['image_abs_diff_max']:.2e}, "
-              f"CAS {' '.join(f'{c:.4f}' for c in cas)} (mean {rows[-1]['cas_mean']:.4f})", flush=True)
+              f"CAS validation {rows[-1]['cas_validation_mean']:.4f}, test {rows[-1]['cas_test_mean']:.4f} "
+              f"(mean of {len(args.seeds)} seeds)", flush=True)
     atomic_write_bytes(args.out, json.dumps({
         "generator_file": str(args.generator), **source.provenance, "dataset": args.dataset, "seeds": args.seeds,
+        "validation_per_class": args.validation_per_class,
         "cas_per_class": args.per_class, "cas_epochs": args.epochs, "n_test": len(test), "rows": rows}, indent=1).encode())
     print(f"wrote {args.out}")
     return 0

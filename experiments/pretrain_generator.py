@@ -73,8 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
+    try:
+        config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
+    except ValueError as err:  # a setting's message names its --option with underscores
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         if args.validation_per_class < 0:
             raise DatasetError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")

@@ -10,7 +10,8 @@ experience, is evaluated on the test experiences seen so far with Avalanche's ac
 forgetting metrics. Under ``runs/<name>/`` it writes Avalanche's TensorBoard logs (``tb/<method>``)
 and text logs (``logs/<method>.txt``), a checkpoint of the strategy after every experience
 (``checkpoints/<method>.ckpt``: a killed run, started again with the same command, resumes at the
-experience it was in), one JSON per finished method (``methods/``; a rerun skips them),
+experience it was in; resuming unpickles the strategy, which runs code from the file, so resume only
+from checkpoints you wrote or trust), one JSON per finished method (``methods/``; a rerun skips them),
 ``results.json`` and ``curves.png`` (accuracy and forgetting of all methods).
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.io import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory import BudgetError
-from itgan_replay.nets import build_net
-from strategies.checkpoint import load_strategy, save_strategy
+from itgan_replay.nets import ARCHITECTURES, build_net
+from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
 from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method, memory_use
@@ -62,6 +63,17 @@ class Preset:
     real_dtype: str = "float32"
     input_grad_dtype: str = "float32"
     condense_compile: bool = False
+
+    def __post_init__(self) -> None:
+        """Checks the settings that no plugin or buffer config checks (those check their own)."""
+        if self.model not in ARCHITECTURES:
+            raise ValueError(f"--model must be one of {sorted(ARCHITECTURES)}, got '{self.model}'")
+        for name in ("model_width", "epochs", "batch_size", "budget_bytes"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be 1 or more, got {value}")
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be positive, got {self.lr}")
 
 
 PRESETS = {
@@ -107,6 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS),
                    help="quick (default: runs on 2 CPU cores), paper (GPU, the paper's settings), smoke (tests)")
     add_dataset_options(p, default="cifar100")
+    p.add_argument("--resize", action="store_true", help="resize photos that are not 32x32 (otherwise they are an error)")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
                    help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
@@ -213,9 +226,10 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
         wall = time.time() - start
     else:
         checkpoint = run_dir / "checkpoints" / f"{name}.ckpt"
-        strategy, first = load_strategy(strategy, checkpoint)
-        if first and strategy.run_settings != settings:
+        saved = checkpoint_settings(checkpoint)
+        if saved is not None and saved != settings:
             raise UsageError(f"{checkpoint} is a checkpoint of other settings; pass another --name or remove it")
+        strategy, first = load_strategy(strategy, checkpoint)
         wall = strategy.wall_s if first else 0.0  # carried in the checkpoint, like the rest of the strategy's state
         for i in range(first, n_exp):
             start = time.time()
@@ -226,8 +240,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
                   f"{metrics['StreamForgetting/eval_phase/test_stream']:.4f}, memory "
                   f"{metrics['StoredBytes/eval_phase/test_stream']:,} bytes", flush=True)
             wall += time.time() - start
-            strategy.wall_s, strategy.run_settings = wall, settings
-            save_strategy(strategy, checkpoint)
+            strategy.wall_s = wall
+            save_strategy(strategy, checkpoint, settings)
     result = curves(strategy.evaluator.get_all_metrics(), n_exp)
     used = memory_use(strategy.plugins)
     stored = train_bytes if name == "joint" else used.stored_bytes
@@ -272,17 +286,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    preset = replace(PRESETS[args.preset], **preset_overrides(args, Preset))
+    try:
+        preset = replace(PRESETS[args.preset], **preset_overrides(args, Preset))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if args.experiences is not None and args.experiences < 1:
+        raise UsageError(f"--experiences must be 1 or more, got {args.experiences}")
+    if args.validation_per_class < 0:
+        raise UsageError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     itgan = plugin_config(preset, args)
-    train, test = load_dataset(args.dataset, args.data_root)
+    name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
+    run_dir = args.out_dir / name
+    for method in methods:  # a corrupt or old-format checkpoint stops here, before any data loads
+        checkpoint_settings(run_dir / "checkpoints" / f"{method}.ckpt")
+    train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)
     if args.validation_per_class:
         train, test = split_validation(train, args.validation_per_class, args.seed)
     n_classes = len(train.class_names)
-    n_exp = args.experiences or (10 if n_classes >= 20 else n_classes // 2)
+    n_exp = args.experiences if args.experiences is not None else (10 if n_classes >= 20 else n_classes // 2)
     if not 1 <= n_exp <= n_classes or n_classes % n_exp:
         raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
     if "exemplar" in methods and preset.budget_bytes // IMAGE_BYTES < n_classes:
@@ -307,8 +332,6 @@ def run(args: argparse.Namespace) -> int:
 
     class_order = seeded_class_order(n_classes, args.seed)
     benchmark = class_incremental_stream(train, test, n_exp, class_order)
-    name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
-    run_dir = args.out_dir / name
     settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
                 "seed": args.seed, "evaluated_on": (f"validation: {args.validation_per_class} held-out training photos "
                                                     "per class" if args.validation_per_class else "test photos"),

@@ -61,6 +61,21 @@ class PretrainConfig:
     seed: int = 0
     amp: bool = False  # bfloat16 autocast for G's and D's forward passes (mixed precision; weights stay float32)
 
+    def __post_init__(self) -> None:
+        for name in ("ch", "d_ch", "z_dim", "batch_size", "d_steps", "iterations", "checkpoint_every", "log_every",
+                     "standing_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        for name in ("ema_start", "max_rollbacks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)}")
+
 
 RESUMABLE_SETTINGS = frozenset({"iterations", "checkpoint_every", "log_every", "max_rollbacks"})
 

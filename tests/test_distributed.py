@@ -1,5 +1,3 @@
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -23,8 +21,8 @@ def work():
     return condenser, plan_jobs({0: 6, 1: 5, 2: 3}, CONFIG, seed=1), real
 
 
-def worker(rank, world, port, shard_dir, out_dir, fail_rank):
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+def worker(rank, world, rendezvous, shard_dir, out_dir, fail_rank):
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     condenser, jobs, real = work()
     finished = []
 
@@ -40,14 +38,10 @@ def worker(rank, world, port, shard_dir, out_dir, fail_rank):
         dist.destroy_process_group()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(tmp_path, fail_rank=-1):
-    mp.spawn(worker, args=(2, free_port(), tmp_path / "shards", tmp_path, fail_rank), nprocs=2)
+    # a file rendezvous in the test's own folder: no port is picked and bound later, so nothing can race for it
+    rendezvous = tmp_path / f"rendezvous-{len(list(tmp_path.glob('rendezvous-*')))}"
+    mp.spawn(worker, args=(2, rendezvous, tmp_path / "shards", tmp_path, fail_rank), nprocs=2)
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 

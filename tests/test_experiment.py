@@ -202,11 +202,12 @@ def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
     root, dataset, gen = setup
     out = tmp_path / "dtype.json"
     assert generator_dtype.main(["--dataset", dataset, "--generator", str(gen), "--seeds", "0", "--per-class", "3",
-                                 "--epochs", "1", "--out", str(out)]) == 0
+                                 "--epochs", "1", "--validation-per-class", "2", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert [(r["generator_dtype"], r["latent_dtype"]) for r in rows] == list(generator_dtype.VARIANTS)
     assert rows[0]["image_abs_diff_max"] == 0 and all(r["image_abs_diff_max"] > 0 for r in rows[1:])
     assert rows[1]["generator_bytes"] == rows[2]["generator_bytes"] < rows[0]["generator_bytes"]
+    assert all(0 <= r[f"cas_{split}_mean"] <= 1 for r in rows for split in ("validation", "test"))
 
 
 def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs(tmp_path, capsys):
@@ -242,8 +243,8 @@ def test_run_killed_after_an_experience_resumes_there_and_ends_bit_identical(set
 
     killed, real_save = [], split_cifar100.save_strategy
 
-    def save_then_die(strategy, path):  # every method dies once, right after its first experience's checkpoint
-        real_save(strategy, path)
+    def save_then_die(strategy, path, settings):  # every method dies once, right after its first experience's checkpoint
+        real_save(strategy, path, settings)
         if path.name not in killed:
             killed.append(path.name)
             raise Killed
@@ -268,13 +269,40 @@ def test_run_killed_after_an_experience_resumes_there_and_ends_bit_identical(set
     assert not checkpoint.exists()  # removed once the method's results are written
 
 
-def test_corrupt_checkpoint_is_refused_with_what_to_do(setup, capsys):
+def no_data_loads(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("data loaded before the options were checked")
+
+    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--validation-per-class", "-3"], "--validation-per-class must be 0 or more, got -3"),
+    (["--model", "bogus"], "--model must be one of ['convnet', 'resnet18'], got 'bogus'"),
+    (["--experiences", "0"], "--experiences must be 1 or more, got 0"),
+    (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+    (["--lr", "-1"], "--lr must be positive, got -1.0"),
+])
+def test_bad_values_stop_with_one_line_before_any_data_loads(setup, capsys, monkeypatch, extra, message):
+    no_data_loads(monkeypatch)
+    assert run(setup, "--name", "bad", *extra) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {message}\n"  # one line, no traceback
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a checkpoint", "no version and checksum (a bare Avalanche checkpoint"),  # e.g. an old run's: no settings
+    (b"ITGANRPL" + bytes(60), "checksum mismatch"),
+])
+def test_old_or_corrupt_checkpoint_is_refused_before_data_loads_and_kept(setup, capsys, monkeypatch, content, message):
     checkpoint = setup[0] / "runs/corrupt/checkpoints/naive.ckpt"
-    checkpoint.parent.mkdir(parents=True)
-    checkpoint.write_bytes(b"not a checkpoint")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_bytes(content)
+    no_data_loads(monkeypatch)
     assert run(setup, "--methods", "naive", "--name", "corrupt") == 2
-    assert "remove it to restart this method" in capsys.readouterr().err
-    assert checkpoint.read_bytes() == b"not a checkpoint"
+    err = capsys.readouterr().err
+    assert message in err and "remove it to restart this method" in err and err.count("\n") == 1
+    assert checkpoint.read_bytes() == content
 
 
 def test_condense_script_passes_its_precision_settings_to_the_condenser(tmp_path, setup):

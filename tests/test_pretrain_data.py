@@ -273,3 +273,6 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     assert pretrain_main(common + ["--validation-per-class", "1", "--resume"]) == 2
     assert "was trained on 8 images, this run has 10" in capsys.readouterr().err
     assert pretrain_main(common + ["--validation-per-class", "-1"]) == 2
+    assert pretrain_main(common + ["--lr-d", "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: --validation-per-class must be 0 or more, got -1",
+                                                    "error: lr_d must be positive, got 0.0"]
