@@ -22,7 +22,7 @@ from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.io import StoredFileError, atomic_write_bytes
 from split_cifar100 import PRESETS, UsageError
 from split_cifar100 import main as run_main
-from strategies.methods import LATENT_METHODS, METHODS
+from strategies.methods import GENERATOR_METHODS, METHODS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     points: dict[str, list[tuple[int, float]]] = {m: [] for m in methods}
     runs, not_fitting = [], []
     for budget in sorted(args.budgets):
-        fitting = [m for m in methods if m not in LATENT_METHODS or budget >= generator_bytes]
+        fitting = [m for m in methods if m not in GENERATOR_METHODS or budget >= generator_bytes]
         not_fitting += [{"method": m, "budget_bytes": budget} for m in methods if m not in fitting]
         if not fitting:
             continue

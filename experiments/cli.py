@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,22 @@ def save_figure(fig, path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def code_version() -> dict[str, str | bool | None]:
+    """The git commit of this checkout and whether tracked files differ from it (``dirty``);
+    ``None`` for both where there is no git checkout. Results files record it."""
+    root = Path(__file__).resolve().parents[1]
+    git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, check=True).stdout  # noqa: E731
+    try:
+        return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def differences(saved: dict, now: dict) -> str:
+    """What differs between two settings dicts, for an error message (the code version spelt out)."""
+    keys = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    if keys == ["code"]:
+        return f"the code: it was written at {saved.get('code')}, this is {now['code']}"
+    return "the settings " + ", ".join(keys)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options, add_preset_options, preset_overrides, save_figure
+from cli import add_dataset_options, add_preset_options, code_version, differences, preset_overrides, save_figure
 from itgan_replay.condense import CondenseConfig
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
@@ -36,7 +36,7 @@ from itgan_replay.nets import ARCHITECTURES, build_net
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
-from strategies.methods import IMAGE_BYTES, LATENT_METHODS, METHODS, build_method, memory_use
+from strategies.methods import GENERATOR_METHODS, METHODS, build_method, memory_use
 from strategies.metrics import StoredBytes
 from strategies.scenario import class_incremental_stream, seeded_class_order
 
@@ -204,7 +204,7 @@ def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig
 
 
 def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
-               generator: FrozenGenerator | None, n_classes: int, train_bytes: int, run_dir: Path,
+               generator: FrozenGenerator | None, n_classes: int, n_train: int, image_size: int, run_dir: Path,
                image_stats: tuple[tuple[float, ...], tuple[float, ...]], settings: dict) -> dict:
     """Train and evaluate one method on the stream, checkpointing after every experience; return its results."""
     from avalanche.training.supervised import JointTraining, Naive
@@ -212,7 +212,7 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
     torch.manual_seed(args.seed)
     model = build_net(preset.model, n_classes, preset.model_width)
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, args.seed)
+                           image_stats, args.seed, image_size)
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -228,7 +228,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
         checkpoint = run_dir / "checkpoints" / f"{name}.ckpt"
         saved = checkpoint_settings(checkpoint)
         if saved is not None and saved != settings:
-            raise UsageError(f"{checkpoint} is a checkpoint of other settings; pass another --name or remove it")
+            raise UsageError(f"{checkpoint} is a checkpoint of other settings (they differ in {differences(saved, settings)}); "
+                             "pass another --name or remove it")
         strategy, first = load_strategy(strategy, checkpoint)
         wall = strategy.wall_s if first else 0.0  # carried in the checkpoint, like the rest of the strategy's state
         for i in range(first, n_exp):
@@ -244,11 +245,11 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
             save_strategy(strategy, checkpoint, settings)
     result = curves(strategy.evaluator.get_all_metrics(), n_exp)
     used = memory_use(strategy.plugins)
-    stored = train_bytes if name == "joint" else used.stored_bytes
+    stored = n_train * 3 * image_size ** 2 if name == "joint" else used.stored_bytes  # joint: every photo, raw
     return {"method": name, "description": METHODS[name], **result,
             "final_average_accuracy": result["average_accuracy"][-1],
             "final_average_forgetting": result["average_forgetting"][-1],
-            "stored_bytes": stored, "stored_samples": train_bytes // IMAGE_BYTES if name == "joint" else used.stored_samples,
+            "stored_bytes": stored, "stored_samples": n_train if name == "joint" else used.stored_samples,
             "generator_bytes": used.generator_bytes, "stored_bytes_without_generator": stored - used.generator_bytes,
             "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds}
 
@@ -310,7 +311,8 @@ def run(args: argparse.Namespace) -> int:
     n_exp = args.experiences if args.experiences is not None else (10 if n_classes >= 20 else n_classes // 2)
     if not 1 <= n_exp <= n_classes or n_classes % n_exp:
         raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
-    if "exemplar" in methods and preset.budget_bytes // IMAGE_BYTES < n_classes:
+    image_bytes = train.images[0].numel()  # one stored uint8 photo: 3 x height x width
+    if "exemplar" in methods and preset.budget_bytes // image_bytes < n_classes:
         raise UsageError(f"budget of {preset.budget_bytes:,} bytes holds fewer than one exemplar per class ({n_classes} classes)")
     if "jpeg" in methods:  # a bad quality or a budget with no room beside the JPEG header stops here
         try:
@@ -318,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from err
     generator = None
-    if any(m in LATENT_METHODS for m in methods):
+    if any(m in GENERATOR_METHODS for m in methods):
         generator = obtain_generator(args)
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
@@ -335,21 +337,22 @@ def run(args: argparse.Namespace) -> int:
     settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
                 "seed": args.seed, "evaluated_on": (f"validation: {args.validation_per_class} held-out training photos "
                                                     "per class" if args.validation_per_class else "test photos"),
-                "class_order": class_order}
+                "class_order": class_order, "code": code_version()}
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
     for method in methods:
         path = run_dir / "methods" / f"{method}.json"
-        method_settings = settings | (provenance if method in LATENT_METHODS else {})
+        method_settings = settings | (provenance if method in GENERATOR_METHODS else {})
         if path.exists():
             saved = json.loads(path.read_text())
             if saved["settings"] != method_settings:
-                raise UsageError(f"{path} holds results of other settings; pass another --name or remove it")
+                raise UsageError(f"{path} holds results of other settings (they differ in "
+                                 f"{differences(saved['settings'], method_settings)}); pass another --name or remove it")
             print(f"[{method}] already done, loaded from {path}")
             results[method] = saved["result"]
             continue
         results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
-                                     len(train) * IMAGE_BYTES, run_dir, (train.mean, train.std), method_settings)
+                                     len(train), train.images.shape[-1], run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())

@@ -26,6 +26,8 @@ from itgan_replay.inversion import InversionConfig
 from itgan_replay.memory import STORAGE_DTYPES, BudgetError, LatentMemory
 from itgan_replay.nets import EmbeddingSampler, build_pool, trained_net
 
+from .replay import MemoryUse
+
 if TYPE_CHECKING:
     from avalanche.training.templates import SupervisedTemplate
 
@@ -122,6 +124,10 @@ class ITGANReplayPlugin(SupervisedPlugin):
         self.seconds = {"inversion_net": 0.0, "inversion_and_condensation": 0.0}  # time spent, summed over experiences
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._rng = torch.Generator().manual_seed(config.seed)
+
+    def memory_use(self) -> MemoryUse:
+        """The memory's bytes (latents and generator), latents, and the time its building took."""
+        return MemoryUse(self.memory.total_bytes, len(self.memory), self.memory.generator_bytes, dict(self.seconds))
 
     # ---- life cycle -------------------------------------------------------------------
     def before_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:

@@ -1,11 +1,39 @@
-"""Avalanche's ReplayPlugin without its deprecated storage-policy call."""
+"""Avalanche's replay parts with exact byte accounting: what every replay method stores."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from avalanche.training.plugins import ReplayPlugin
+from avalanche.training.storage_policy import ClassBalancedBuffer
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """What a method's replay memory holds: ``generator_bytes`` of ``stored_bytes`` are a generator's
+    fixed weights; ``seconds`` says where the memory's build time went."""
+
+    stored_bytes: int
+    stored_samples: int
+    generator_bytes: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class RawClassBalancedBuffer(ClassBalancedBuffer):
+    """Avalanche's ``ClassBalancedBuffer`` of raw uint8 images within a byte budget: it holds
+    ``budget_bytes // image_bytes`` images (``image_bytes``: channels x height x width)."""
+
+    def __init__(self, budget_bytes: int, image_bytes: int, total_num_classes: int) -> None:
+        super().__init__(budget_bytes // image_bytes, adaptive_size=False, total_num_classes=total_num_classes)
+        self.image_bytes = image_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return len(self.buffer) * self.image_bytes
 
 
 class BufferReplayPlugin(ReplayPlugin):
-    """Avalanche's ``ReplayPlugin``, updating its storage policy with ``post_adapt``.
+    """Avalanche's ``ReplayPlugin`` over a storage policy that counts its ``total_bytes``, updating
+    the policy with ``post_adapt``.
 
     Avalanche 0.6's ``ReplayPlugin`` calls the policy's deprecated ``update``, which only forwards to
     ``post_adapt`` and emits a DeprecationWarning after resetting the warning filters (so no filter
@@ -14,3 +42,6 @@ class BufferReplayPlugin(ReplayPlugin):
 
     def after_training_exp(self, strategy, **kwargs) -> None:
         self.storage_policy.post_adapt(strategy, strategy.experience)
+
+    def memory_use(self) -> MemoryUse:
+        return MemoryUse(self.storage_policy.total_bytes, len(self.storage_policy.buffer))

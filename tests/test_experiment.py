@@ -26,7 +26,7 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     root = setup[0]
     assert run(setup) == 0
     results = json.loads((root / "runs/t/results.json").read_text())["results"]
-    assert list(results) == ["itgan", "inversion", "gan", "exemplar", "jpeg", "naive", "joint"]
+    assert list(results) == ["itgan", "inversion", "gan-stored", "gan-fresh", "exemplar", "jpeg", "naive", "joint"]
     for name, r in results.items():
         acc = r["accuracy_matrix"]  # acc[i][j]: experience j after training experience i, j <= i
         assert [len(row) for row in acc] == [1, 2] and 0 <= r["final_average_accuracy"] <= 1
@@ -38,6 +38,9 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert results["naive"]["stored_bytes"] == 0 and results["exemplar"]["stored_bytes"] == 48 * 3072  # all fits
     assert 623 + 48 * 100 < results["jpeg"]["stored_bytes"] < 48 * 3072  # all fits as JPEG, header counted once
     assert results["itgan"]["stored_bytes"] <= 1_200_000
+    generator_bytes = results["gan-fresh"]["generator_bytes"]
+    assert results["gan-fresh"]["stored_bytes"] == generator_bytes == results["itgan"]["generator_bytes"] > 0
+    assert results["gan-fresh"]["stored_samples"] == 0
     assert results["joint"]["final_average_forgetting"] == 0
     assert (root / "runs/t/curves.png").stat().st_size > 1000
     itgan_file = json.loads((root / "runs/t/methods/itgan.json").read_text())
@@ -47,10 +50,16 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert "already done" in capsys.readouterr().out
 
 
-def test_rerun_with_other_settings_is_refused(setup, capsys):
+def test_rerun_with_other_settings_or_code_is_refused(setup, capsys, monkeypatch):
     run(setup, "--methods", "naive")
     assert run(setup, "--methods", "naive", "--epochs", "2") == 2
-    assert "other settings" in capsys.readouterr().err
+    assert "other settings (they differ in the settings values)" in capsys.readouterr().err
+    saved = json.loads((setup[0] / "runs/t/methods/naive.json").read_text())["settings"]["code"]
+    assert saved == split_cifar100.code_version() and len(saved["commit"]) == 40 and isinstance(saved["dirty"], bool)
+    other = {"commit": "0" * 40, "dirty": False}
+    monkeypatch.setattr(split_cifar100, "code_version", lambda: other)
+    assert run(setup, "--methods", "naive") == 2  # a finished method is reused only from the same commit
+    assert f"it was written at {saved}, this is {other}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -290,14 +299,23 @@ def test_bad_values_stop_with_one_line_before_any_data_loads(setup, capsys, monk
     assert err == f"error: {message}\n"  # one line, no traceback
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a checkpoint", "no version and checksum (a bare Avalanche checkpoint"),  # e.g. an old run's: no settings
-    (b"ITGANRPL" + bytes(60), "checksum mismatch"),
+def truncated_checkpoint(path):
+    from itgan_replay.io import save_checked
+    from strategies.checkpoint import CHECKPOINT_KIND, CHECKPOINT_VERSION
+
+    save_checked(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, {"run_settings": {}, "avalanche_checkpoint": bytes(100)})
+    path.write_bytes(path.read_bytes()[:-10])
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_bytes(b"not a checkpoint"), "no version and checksum (a bare Avalanche checkpoint"),  # no settings
+    (truncated_checkpoint, "checksum mismatch"),
 ])
-def test_old_or_corrupt_checkpoint_is_refused_before_data_loads_and_kept(setup, capsys, monkeypatch, content, message):
+def test_old_or_corrupt_checkpoint_is_refused_before_data_loads_and_kept(setup, capsys, monkeypatch, write, message):
     checkpoint = setup[0] / "runs/corrupt/checkpoints/naive.ckpt"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_bytes(content)
+    write(checkpoint)
+    content = checkpoint.read_bytes()
     no_data_loads(monkeypatch)
     assert run(setup, "--methods", "naive", "--name", "corrupt") == 2
     err = capsys.readouterr().err

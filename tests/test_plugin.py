@@ -138,3 +138,35 @@ def test_float16_generator_is_counted_and_used_for_condensation_and_replay():
         ITGANReplayConfig(latents_per_class=2, generator_dtype="int8")
     with pytest.raises(ValueError, match="stored as"):  # a memory of the float16 generator with a float32 setting
         ITGANReplayPlugin(generator, plugin_config(latents_per_class=2), memory=plugin.memory)
+
+
+def test_generative_replay_draws_fresh_latents_and_balanced_labels_of_seen_classes_and_stores_the_generator_only():
+    from strategies.generative_replay import GenerativeReplayPlugin
+
+    generator = tiny_generator()
+    with pytest.raises(BudgetError, match="below the generator's"):
+        GenerativeReplayPlugin(generator, generator.param_bytes - 1)
+    plugin = GenerativeReplayPlugin(generator, generator.param_bytes, "float16", replay_batch_size=7)
+    stored = generator.stored_as(torch.float16).param_bytes
+    assert plugin.memory_use().stored_bytes == plugin.memory_use().generator_bytes == stored < generator.param_bytes
+    batches = []
+
+    class Batches(Spy):
+        def before_backward(self, strategy, **kwargs):
+            super().before_backward(strategy, **kwargs)
+            batches.append((strategy.mb_x[-7:].clone(), strategy.mb_y[-7:].clone(), len(strategy.mb_y)))
+
+    spy = Batches()
+    strategy = Naive(model=ConvNet(4, width=8), optimizer=None, criterion=torch.nn.CrossEntropyLoss(),
+                     train_mb_size=8, train_epochs=1, plugins=[plugin, spy], evaluator=EvaluationPlugin(loggers=[]))
+    strategy.optimizer = torch.optim.SGD(strategy.model.parameters(), lr=0.01)
+    benchmark = tiny_benchmark()
+    for exp in benchmark.train_stream:
+        strategy.train(exp)
+    assert spy.batch_labels[0] == {0, 2} and spy.batch_labels[1] == {0, 1, 2, 3}  # replay of 0 and 2 in experience 1
+    replayed = [b for b in batches if b[2] == 8 + 7]
+    assert len(replayed) == 3 and len(batches) == 6  # experience 1's three batches get 7 generated images each
+    for x, y, _ in replayed:
+        assert sorted(torch.bincount(y, minlength=4)[[0, 2]].tolist()) == [3, 4] and set(y.tolist()) == {0, 2}
+    assert not torch.equal(replayed[0][0], replayed[1][0])  # fresh latents every batch
+    assert plugin.seen == [0, 1, 2, 3]
