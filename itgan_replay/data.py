@@ -134,6 +134,20 @@ def _load_torchvision_cifar(name: str, root: Path, train: bool, download: bool) 
     return ImageTensors(images, torch.tensor(ds.targets), list(ds.classes))
 
 
+def count_classes(spec: str) -> int:
+    """The number of classes of a :func:`load_dataset` spec, without reading any image
+    (CIFAR's are known; an ImageFolder's are its ``train/`` class folders)."""
+    known = {"cifar10": 10, "cifar100": 100}
+    if spec in known:
+        return known[spec]
+    if not spec.startswith("imagefolder:"):
+        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100 or imagefolder:PATH")
+    train = Path(spec.split(":", 1)[1]) / "train"
+    if not train.is_dir():
+        raise DatasetError(f"{train}: no such directory; an ImageFolder dataset needs {train}/<class>/<image files>")
+    return sum(d.is_dir() for d in train.iterdir())
+
+
 def load_dataset(spec: str, data_root: str | Path = "data", resize: bool = False,
                  download: bool = True) -> tuple[ImageTensors, ImageTensors]:
     """Train and test sets of ``spec``, both normalised with the train set's channel statistics.

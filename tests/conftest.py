@@ -9,13 +9,14 @@ from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))  # the scripts import each other
 
 
-def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 16) -> FrozenGenerator:
+def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 16,
+                   class_names: list[str] | None = None) -> FrozenGenerator:
     torch.manual_seed(seed)
     g = Generator(GeneratorConfig(n_classes=n_classes, ch=ch, z_dim=z_dim, shared_dim=8))
     with torch.no_grad():  # a few train-mode forwards give the batch norms non-trivial running statistics
         for _ in range(3):
             g(torch.randn(16, z_dim), torch.randint(n_classes, (16,)))
-    return FrozenGenerator(g, (0.5, 0.4, 0.3), (0.25, 0.25, 0.2), chunk_size=7)
+    return FrozenGenerator(g, (0.5, 0.4, 0.3), (0.25, 0.25, 0.2), class_names, chunk_size=7)
 
 
 @pytest.fixture

@@ -339,3 +339,25 @@ def test_condense_script_passes_its_precision_settings_to_the_condenser(tmp_path
     assert exact.classes == low.classes and len(exact) == len(low) > 0
     assert not all(torch.equal(exact.latents[c], low.latents[c]) for c in exact.classes)  # the settings took effect
     assert all(torch.allclose(exact.latents[c], low.latents[c], atol=0.05) for c in exact.classes)  # by rounding only
+
+
+def test_hundred_classes_in_ten_experiences_stay_within_the_budget_at_every_experience(tmp_path, capsys):
+    classes = [f"c{i:03d}" for i in range(100)]
+    data = write_image_folder(tmp_path / "data", classes, n_train=2, n_test=1)
+    tiny_generator(n_classes=100, class_names=classes).save(tmp_path / "g.pt")
+    budget = 400_000  # 130 raw photos: one per class; the latent memories' shares are a few latents per class
+    args = ["--dataset", f"imagefolder:{data}", "--generator", str(tmp_path / "g.pt"), "--out-dir", str(tmp_path / "runs"),
+            "--name", "h", "--no-progress", "--epochs", "1", "--model-width", "8", "--batch-size", "16",
+            "--condense-iterations", "1", "--inversion-steps", "1", "--embedding-width", "8", "--budget-bytes", str(budget)]
+    assert split_cifar100.main(args) == 0
+    saved = json.loads((tmp_path / "runs/h/results.json").read_text())
+    assert saved["settings"]["preset"] == "hundred" and saved["settings"]["experiences"] == 10  # picked for 100 classes
+    for name, r in saved["results"].items():
+        if name == "joint":
+            continue
+        curve = r["stored_bytes_curve"]
+        assert len(curve) == 10 and all(b <= budget for b in curve), (name, curve)
+        assert curve == sorted(curve)  # memories only grow as classes arrive
+    assert saved["results"]["exemplar"]["stored_samples"] == 100  # 130 photos' bytes: one per class
+    itgan = saved["results"]["itgan"]  # both photos of each class but the last experience's (nothing replays them)
+    assert itgan["stored_bytes_without_generator"] == 90 * 2 * 16 * 4  # float32 latents of the tiny generator (z_dim 16)

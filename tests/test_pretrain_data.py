@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from itgan_replay.data import DatasetError, load_dataset, load_image_folder
+from itgan_replay.data import DatasetError, count_classes, load_dataset, load_image_folder
 from itgan_replay.generator import FrozenGenerator
 from itgan_replay.io import load_checked
 from itgan_replay.pretrain import (CHECKPOINT_KIND, CHECKPOINT_VERSION, Discriminator, GANTrainer, PretrainConfig,
@@ -98,6 +98,17 @@ def test_image_folder_errors(tmp_path):
     assert load_image_folder(tmp_path / "big", resize=True).images.shape == (4, 3, 32, 32)
     with pytest.raises(DatasetError, match="unknown dataset"):
         load_dataset("mnist")
+
+
+def test_count_classes_reads_folder_names_only(tmp_path):
+    write_folder(tmp_path / "train", ["cat", "dog", "eel"])
+    (tmp_path / "train" / "notes.txt").write_text("not a class")
+    assert count_classes(f"imagefolder:{tmp_path}") == 3
+    assert count_classes("cifar100") == 100 and count_classes("cifar10") == 10
+    with pytest.raises(DatasetError, match="no such directory"):
+        count_classes(f"imagefolder:{tmp_path / 'nope'}")
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        count_classes("mnist")
 
 
 def test_offline_cifar_says_where_to_put_files(tmp_path, monkeypatch):
