@@ -5,15 +5,13 @@ import json
 import platform
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from itgan_replay.io import atomic_write_bytes  # noqa: E402
+from itgan_replay.memory.files import atomic_write_bytes
 
 
 def macs_per_image(model: nn.Module, *inputs: torch.Tensor) -> int:

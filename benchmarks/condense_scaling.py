@@ -6,7 +6,7 @@ Each process uses one intra-op thread, so N processes use N cores. The jobs are 
 between two barriers (process start-up excluded), and the merged latents of every
 process count are checked to be identical to the 1-process result.
 On a GPU node: ``--backend nccl`` puts one process on each GPU (``--procs`` up to the
-GPU count); for several nodes use experiments/condense.py under torchrun instead.
+GPU count); for several nodes use experiments/condense_dataset.py under torchrun instead.
 """
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from common import report
-from itgan_replay.condense import CondenseConfig, Condenser, plan_jobs
-from itgan_replay.distributed import run_distributed
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.inversion import InversionConfig
-from itgan_replay.nets import EmbeddingSampler
+from benchmarks.common import report
+from itgan_replay.condensation.condense import CondenseConfig, Condenser, plan_jobs
+from itgan_replay.condensation.distributed import run_distributed
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.nets import EmbeddingSampler
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 
 
 def worker(rank: int, world: int, port: int, args: argparse.Namespace, out: Path) -> None:

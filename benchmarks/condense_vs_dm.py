@@ -40,11 +40,11 @@ from pathlib import Path
 
 import torch
 
-from common import child_json, report
-from condense import step_seconds
-from itgan_replay.condense import CondenseConfig, Condenser
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.nets import EmbeddingSampler
+from benchmarks.common import child_json, report
+from benchmarks.condense_step import step_seconds
+from itgan_replay.condensation.condense import CondenseConfig, Condenser
+from itgan_replay.condensation.nets import EmbeddingSampler
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 
 VARIANTS = ["eager", "compiled", "compiled+bf16-targets", "compiled+bf16-targets+bf16-grads"]
 CHOICES = [base + flags for base in ("eager", "compiled") for flags in ("", "+bf16-targets", "+bf16-grads", "+bf16-targets+bf16-grads")]

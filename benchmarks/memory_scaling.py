@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from common import child_json, peak_rss_mib, report
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.memory import LatentMemory
+from benchmarks.common import child_json, peak_rss_mib, report
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.memory.latent import LatentMemory
 
 GENERATOR_CLASSES = 100
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from common import child_json, report
-from itgan_replay.augment import diff_augment
-from itgan_replay.pretrain import GANTrainer, PretrainConfig
+from benchmarks.common import child_json, report
+from itgan_replay.condensation.augment import diff_augment
+from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig
 
 VARIANTS = ("before", "current", "current-amp")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from common import child_json, macs_per_image, matmul_gflops, peak_rss_mib, report
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
+from benchmarks.common import child_json, macs_per_image, matmul_gflops, peak_rss_mib, report
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 
 VARIANTS = ("plain-fp32", "frozen-fp32", "frozen-bf16")
 

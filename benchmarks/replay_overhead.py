@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
-from common import report  # noqa: I001 (puts the project on sys.path)
-from itgan_replay.condense import CondenseConfig
+from benchmarks.common import report
+from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.nets import ConvNet
 from itgan_replay.data import ImageTensors
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.memory import LatentMemory
-from itgan_replay.nets import ConvNet
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.memory.latent import LatentMemory
 
 from strategies import BufferReplayPlugin, ITGANReplayConfig, ITGANReplayPlugin  # first: it silences known warnings
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer

@@ -16,12 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from cli import add_dataset_options, save_figure
+from experiments.cli import add_dataset_options, save_figure
 from itgan_replay.data import DatasetError
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.io import StoredFileError, atomic_write_bytes
-from split_cifar100 import PRESETS, UsageError
-from split_cifar100 import main as run_main
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from experiments.split_cifar100 import PRESETS, UsageError
+from experiments.split_cifar100 import main as run_main
 from strategies.methods import GENERATOR_METHODS, METHODS
 
 

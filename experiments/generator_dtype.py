@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options
+from experiments.cli import add_dataset_options
 from itgan_replay.data import DatasetError, load_dataset, split_validation
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.io import StoredFileError, atomic_write_bytes
-from itgan_replay.memory import STORAGE_DTYPES
-from itgan_replay.quality import classification_accuracy_scores
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.gan.quality import classification_accuracy_scores
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from itgan_replay.memory.latent import STORAGE_DTYPES
 
 VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("float16", "float16"))
 

@@ -18,10 +18,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from cli import add_dataset_options
-from itgan_replay.io import atomic_write_bytes
-from split_cifar100 import PRESETS
-from split_cifar100 import main as run_main
+from experiments.cli import add_dataset_options
+from itgan_replay.memory.files import atomic_write_bytes
+from experiments.split_cifar100 import PRESETS
+from experiments.split_cifar100 import main as run_main
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

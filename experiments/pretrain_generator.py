@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options, add_preset_options, preset_overrides
+from experiments.cli import add_dataset_options, add_preset_options, preset_overrides
 from itgan_replay.data import DatasetError, load_dataset, split_validation
-from itgan_replay.generator import FrozenGenerator, Generator
-from itgan_replay.io import atomic_write_bytes
-from itgan_replay.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
+from itgan_replay.gan.generator import FrozenGenerator, Generator
+from itgan_replay.gan.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
                                    init_normal_)
-from itgan_replay.quality import classification_accuracy_scores
+from itgan_replay.gan.quality import classification_accuracy_scores
+from itgan_replay.memory.files import atomic_write_bytes
 
 HELP = {
     "ch": "generator channel width (the paper's CIFAR setting: 64)",

@@ -15,7 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from itgan_replay.io import atomic_write_bytes
+from itgan_replay.memory.files import atomic_write_bytes
 
 FIELDS = ("final_average_accuracy", "final_average_forgetting")
 

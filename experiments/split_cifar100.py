@@ -26,17 +26,17 @@ from pathlib import Path
 
 import torch
 
-from cli import add_dataset_options, add_preset_options, code_version, differences, preset_overrides, save_figure
-from itgan_replay.condense import CondenseConfig
+from experiments.cli import add_dataset_options, add_preset_options, code_version, differences, preset_overrides, save_figure
+from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.io import StoredFileError, atomic_write_bytes, state_fingerprint
-from itgan_replay.memory import BudgetError
-from itgan_replay.nets import ARCHITECTURES, build_net
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
+from itgan_replay.memory.latent import BudgetError
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
-from strategies.methods import GENERATOR_METHODS, METHODS, build_method, memory_use
+from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, build_method, memory_use
 from strategies.metrics import StoredBytes
 from strategies.scenario import class_incremental_stream, seeded_class_order
 
@@ -140,6 +140,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--validation-per-class", type=int, default=0,
                    help="hold out this many training photos per class (seeded by --seed) and evaluate on them instead "
                         "of the test photos: for choosing settings without touching the test set (default 0: test photos)")
+    p.add_argument("--keep-memories", action="store_true",
+                   help="save each latent method's memory to runs/<name>/memories/<method>.pt after every experience, the last "
+                        "one condensed too (load it with LatentMemory.load(path, FrozenGenerator.load(generator)))")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_preset_options(p, Preset, HELP)
     return p.parse_args(argv)
@@ -159,7 +162,7 @@ def obtain_generator(args: argparse.Namespace) -> FrozenGenerator:
                 f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
                 f"{pretrain_preset} --dataset {args.dataset} --out {path}\nor pass --pretrain to do that now, "
                 f"or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10)")
-        from pretrain_generator import main as pretrain_main
+        from experiments.pretrain_generator import main as pretrain_main
 
         if pretrain_main(["--preset", pretrain_preset, "--dataset", args.dataset, "--data-root", args.data_root,
                           "--out", str(path), "--device", args.device]) != 0:
@@ -218,8 +221,9 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
 
     torch.manual_seed(args.seed)
     model = build_net(preset.model, n_classes, preset.model_width)
+    memory_file = run_dir / "memories" / f"{name}.pt" if args.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, args.seed, image_size)
+                           image_stats, args.seed, image_size, memory_file)
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -258,7 +262,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
             "final_average_forgetting": result["average_forgetting"][-1],
             "stored_bytes": stored, "stored_samples": n_train if name == "joint" else used.stored_samples,
             "generator_bytes": used.generator_bytes, "stored_bytes_without_generator": stored - used.generator_bytes,
-            "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds}
+            "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds,
+            "memory_file": None if memory_file is None else str(memory_file)}
 
 
 def plot_curves(results: dict[str, dict], path: Path) -> None:

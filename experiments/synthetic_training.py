@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from cli import add_dataset_options, save_figure
-from itgan_replay.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
+from experiments.cli import add_dataset_options, save_figure
+from itgan_replay.condensation.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
 from itgan_replay.data import DatasetError, load_dataset
-from itgan_replay.generator import FrozenGenerator
-from itgan_replay.inversion import InversionConfig
-from itgan_replay.io import StoredFileError, atomic_write_bytes
-from itgan_replay.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
+from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 
 SOURCES = ("real", "gan", "inversion", "itgan")
 MODIFIERS = ("random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled "

@@ -1,12 +1,12 @@
 """itgan-replay: IT-GAN latent replay memory (framework-agnostic core; imports torch only)."""
-from .augment import DSAParams, SiameseAugment, diff_augment
-from .condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
+from .condensation.augment import DSAParams, SiameseAugment, diff_augment
+from .condensation.condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
+from .condensation.inversion import InversionConfig, NonFiniteLossError, invert
+from .condensation.nets import ConvNet, EmbeddingSampler, ResNet18, build_pool
 from .data import DatasetError, ImageTensors, load_dataset
-from .generator import FrozenGenerator, Generator, GeneratorConfig
-from .inversion import InversionConfig, NonFiniteLossError, invert
-from .io import StoredFileError
-from .memory import BudgetError, LatentMemory
-from .nets import ConvNet, EmbeddingSampler, ResNet18, build_pool
+from .gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from .memory.files import StoredFileError
+from .memory.latent import BudgetError, LatentMemory
 
 __all__ = [
     "BudgetError", "CondenseConfig", "CondenseJob", "Condenser", "ConvNet", "DSAParams", "DatasetError",

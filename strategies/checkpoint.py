@@ -27,7 +27,7 @@ import dill
 import torch
 from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
 
-from itgan_replay.io import MAGIC, StoredFileError, load_checked, save_checked
+from itgan_replay.memory.files import MAGIC, StoredFileError, load_checked, save_checked
 
 CHECKPOINT_KIND = "strategy-ckpt"
 CHECKPOINT_VERSION = 1

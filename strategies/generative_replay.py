@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 import torch
 from avalanche.core import SupervisedPlugin
 
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.memory import BudgetError
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.latent import BudgetError
 
 from .replay import MemoryUse
 

@@ -20,11 +20,11 @@ from avalanche.core import SupervisedPlugin
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from itgan_replay.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs, run_jobs
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.inversion import InversionConfig
-from itgan_replay.memory import STORAGE_DTYPES, BudgetError, LatentMemory
-from itgan_replay.nets import EmbeddingSampler, build_pool, trained_net
+from itgan_replay.condensation.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs, run_jobs
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.nets import EmbeddingSampler, build_pool, trained_net
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
 
 from .replay import MemoryUse
 

@@ -17,8 +17,8 @@ from avalanche.benchmarks.utils.classification_dataset import _make_taskaware_cl
 from avalanche.training.storage_policy import ExemplarsBuffer
 from torch.utils.data import Dataset
 
-from itgan_replay.jpeg import JPEGCodec, fill_share
-from itgan_replay.memory import BudgetError
+from itgan_replay.memory.jpeg import JPEGCodec, fill_share
+from itgan_replay.memory.latent import BudgetError
 
 from .itgan_plugin import experience_tensors
 

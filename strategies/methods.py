@@ -1,11 +1,12 @@
 """The replay methods compared at one byte budget, built from Avalanche parts and the IT-GAN plugin."""
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from avalanche.core import SupervisedPlugin
 
-from itgan_replay.generator import FrozenGenerator
+from itgan_replay.gan.generator import FrozenGenerator
 
 from .generative_replay import GenerativeReplayPlugin
 from .itgan_plugin import ITGANReplayConfig, ITGANReplayPlugin
@@ -49,10 +50,11 @@ def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
 def build_method(name: str, budget_bytes: int, n_classes: int, generator: FrozenGenerator | None = None,
                  itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None, jpeg_quality: int = 50,
                  image_stats: tuple[tuple[float, ...], tuple[float, ...]] = ((0.5,) * 3, (0.5,) * 3),
-                 seed: int = 0, image_size: int = 32) -> list[SupervisedPlugin]:
+                 seed: int = 0, image_size: int = 32, memory_path: str | os.PathLike | None = None) -> list[SupervisedPlugin]:
     """The plugins of ``name`` (one of :data:`METHODS`) at ``budget_bytes`` (read what they store with
     :func:`memory_use`); ``joint`` and ``naive`` have none. Images are ``image_size`` pixels square.
-    ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels."""
+    ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels.
+    ``memory_path``: where a latent method saves its memory after every experience (the last one included)."""
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
     if name in GENERATOR_METHODS and (generator is None or itgan is None):
@@ -62,7 +64,7 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
     if name in LATENT_METHODS:
         config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
-        return [ITGANReplayPlugin(generator, config)]
+        return [ITGANReplayPlugin(generator, config, memory_path=memory_path)]
     if name == "exemplar":
         policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]

@@ -1,12 +1,7 @@
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))  # the scripts import each other
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 
 
 def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 16,

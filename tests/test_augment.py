@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from itgan_replay.augment import FAMILIES, SiameseAugment, cutout, diff_augment, flip, translate
+from itgan_replay.condensation.augment import FAMILIES, SiameseAugment, cutout, diff_augment, flip, translate
 
 
 def images(n=5, seed=0):

@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize("script, args", [
     ("regenerate.py", ["--widths", "2", "--seconds", "0.05", "--chunk", "4", "--repeats", "1"]),
     ("pretrain_step.py", ["--d-chs", "2", "--ch", "2", "--batch-size", "4", "--seconds", "0.05"]),
-    ("condense.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
+    ("condense_step.py", ["--classes", "2", "--latents", "4", "--real", "8", "--width", "8", "--steps", "1", "--subset-sizes", "2", "4"]),
     ("condense_vs_dm.py", ["--classes", "2", "--ipc", "10", "--real", "8", "--steps", "1", "--ch", "2",
                            "--variants", "eager", "eager+bf16-targets+bf16-grads", "--rounds", "2"]),
     ("replay_overhead.py", ["--images", "10", "--stored", "20", "--batch", "4", "--width", "4", "--ch", "2", "--repeats", "1"]),

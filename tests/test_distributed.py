@@ -3,10 +3,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from itgan_replay.condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
-from itgan_replay.distributed import ShardMergeError, assign, merge_shards, run_distributed
-from itgan_replay.inversion import InversionConfig
-from itgan_replay.nets import EmbeddingSampler
+from itgan_replay.condensation.condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
+from itgan_replay.condensation.distributed import ShardMergeError, assign, merge_shards, run_distributed
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.nets import EmbeddingSampler
 from conftest import tiny_generator
 
 CONFIG = CondenseConfig(iterations=2, lr=0.05, real_batch=8, subset_size=3)

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-import split_cifar100
+from experiments import split_cifar100
 from conftest import tiny_generator, write_image_folder
 
 
@@ -50,6 +50,19 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert "already done" in capsys.readouterr().out
 
 
+def test_kept_memory_loads_with_its_generator_and_keeping_it_does_not_change_training(setup):
+    from itgan_replay import FrozenGenerator, LatentMemory
+
+    root, _, gen = setup
+    assert run(setup, "--methods", "itgan") == 0  # the plain run (reused if the smoke test ran first)
+    assert run(setup, "--methods", "itgan", "--keep-memories", "--name", "kept") == 0
+    plain, kept = (json.loads((root / f"runs/{n}/results.json").read_text())["results"]["itgan"] for n in ("t", "kept"))
+    assert kept["final_model_sha256"] == plain["final_model_sha256"] and plain["memory_file"] is None
+    memory = LatentMemory.load(kept["memory_file"], FrozenGenerator.load(gen))
+    assert sorted(memory.classes) == [0, 1, 2, 3]  # the last experience's classes condensed too
+    assert memory.total_bytes == kept["stored_bytes"] and len(memory) == kept["stored_samples"]
+
+
 def test_rerun_with_other_settings_or_code_is_refused(setup, capsys, monkeypatch):
     run(setup, "--methods", "naive")
     assert run(setup, "--methods", "naive", "--epochs", "2") == 2
@@ -79,7 +92,7 @@ def test_bad_options_stop_before_training(setup, capsys, extra, message):
 
 
 def synthetic(setup, out, *extra):
-    import synthetic_training
+    from experiments import synthetic_training
 
     root, dataset, gen = setup
     return synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--epochs", "1",
@@ -107,9 +120,9 @@ def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, ca
 
 
 def test_itgan_variants_set_split_lambda_pool_precision_and_compile():
-    from synthetic_training import itgan_variant
+    from experiments.synthetic_training import itgan_variant
 
-    from itgan_replay.condense import CondenseConfig
+    from itgan_replay.condensation.condense import CondenseConfig
 
     base = CondenseConfig(subset_size=10)
     assert itgan_variant("itgan", base) == (base, False)
@@ -131,7 +144,7 @@ def test_synthetic_training_pooled_ablation_runs(setup):
 
 
 def test_accuracy_plot_draws_lines_over_sizes_and_rows_for_one_size(tmp_path):
-    from synthetic_training import plot
+    from experiments.synthetic_training import plot
 
     row = {"arch": "convnet", "width": 8, "mean": 0.3, "std": 0.01, "seeds": 3}
     sweep = [row | {"per_class": n, "source": s} for n in (10, 50) for s in ("real", "itgan")]
@@ -142,7 +155,7 @@ def test_accuracy_plot_draws_lines_over_sizes_and_rows_for_one_size(tmp_path):
 
 
 def test_crossings_interpolate_where_the_accuracy_difference_changes_sign():
-    from budget_sweep import crossings
+    from experiments.budget_sweep import crossings
 
     points = {"itgan": [(1, 0.2), (2, 0.3), (4, 0.5)], "exemplar": [(0, 0.1), (1, 0.3), (2, 0.35), (4, 0.4)]}
     # differences -0.1, -0.05, +0.1 at 1, 2, 4: zero at 2 + 2 * 0.05 / 0.15
@@ -152,7 +165,7 @@ def test_crossings_interpolate_where_the_accuracy_difference_changes_sign():
 
 
 def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fit(setup, capsys):
-    import budget_sweep
+    from experiments import budget_sweep
 
     root, dataset, gen = setup
     small = 30_000  # below the tiny generator's bytes: exemplar only
@@ -190,7 +203,7 @@ def test_validation_split_and_float16_generator_are_recorded_with_both_byte_colu
 
 
 def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
-    import preset_sweep
+    from experiments import preset_sweep
 
     root, dataset, gen = setup
     argv = ["--dataset", dataset, "--generator", str(gen), "--preset", "smoke", "--validation-per-class", "4",
@@ -206,7 +219,7 @@ def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
 
 
 def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
-    import generator_dtype
+    from experiments import generator_dtype
 
     root, dataset, gen = setup
     out = tmp_path / "dtype.json"
@@ -220,7 +233,7 @@ def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
 
 
 def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs(tmp_path, capsys):
-    import seed_summary
+    from experiments import seed_summary
 
     def write(name, seed, accs, epochs=4):
         results = {m: {"final_average_accuracy": a, "final_average_forgetting": 0.5, "stored_bytes": 100,
@@ -300,7 +313,7 @@ def test_bad_values_stop_with_one_line_before_any_data_loads(setup, capsys, monk
 
 
 def truncated_checkpoint(path):
-    from itgan_replay.io import save_checked
+    from itgan_replay.memory.files import save_checked
     from strategies.checkpoint import CHECKPOINT_KIND, CHECKPOINT_VERSION
 
     save_checked(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, {"run_settings": {}, "avalanche_checkpoint": bytes(100)})
@@ -324,10 +337,10 @@ def test_old_or_corrupt_checkpoint_is_refused_before_data_loads_and_kept(setup, 
 
 
 def test_condense_script_passes_its_precision_settings_to_the_condenser(tmp_path, setup):
-    from condense import main as condense_main
+    from experiments.condense_dataset import main as condense_main
 
-    from itgan_replay.generator import FrozenGenerator
-    from itgan_replay.memory import LatentMemory
+    from itgan_replay.gan.generator import FrozenGenerator
+    from itgan_replay.memory.latent import LatentMemory
 
     _, dataset, generator_path = setup
     common = ["--generator", str(generator_path), "--dataset", dataset, "--latents-per-class", "3", "--iterations", "2",

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.io import StoredFileError
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.memory.files import StoredFileError
 from conftest import tiny_generator
 
 
@@ -115,7 +115,7 @@ def test_folded_generator_computes_the_plain_forward_and_its_latent_gradient(ch,
 
 
 def test_upsampling_kernels_equal_a_conv_after_nearest_upsampling():
-    from itgan_replay.folded import upsampling_kernels
+    from itgan_replay.gan.folded import upsampling_kernels
     w, x = torch.randn(3, 2, 3, 3, dtype=torch.float64), torch.randn(1, 2, 5, 4, dtype=torch.float64)
     reference = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2), w, padding=1)
     transposed = torch.nn.functional.conv_transpose2d(x, upsampling_kernels(w), stride=2, padding=1)

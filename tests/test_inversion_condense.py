@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from itgan_replay.condense import (CondenseConfig, Condenser, _embed, assemble, distribution_matching_loss,
+from itgan_replay.condensation.condense import (CondenseConfig, Condenser, _embed, assemble, distribution_matching_loss,
                                    paired_regulariser, plan_jobs, run_jobs)
-from itgan_replay.inversion import InversionConfig, invert
-from itgan_replay.nets import ConvNet, EmbeddingSampler
+from itgan_replay.condensation.inversion import InversionConfig, invert
+from itgan_replay.condensation.nets import ConvNet, EmbeddingSampler
 
 
 def test_dm_loss_matches_hand_computed_value():
@@ -153,7 +153,7 @@ class Flatten(torch.nn.Module):
 def one_step(generator, lam, monkeypatch=None, scaled=None, split="fixed"):
     """Latents after one condensation step; ``scaled`` names a loss term multiplied by 1e6."""
     if scaled:
-        import itgan_replay.condense as condense_module
+        import itgan_replay.condensation.condense as condense_module
         original = getattr(condense_module, scaled)
         monkeypatch.setattr(condense_module, scaled, lambda a, b: 1e6 * original(a, b))
     config = CondenseConfig(iterations=1, lr=0.05, lam=lam, real_batch=16, subset_size=6, split=split)
@@ -246,7 +246,7 @@ def test_random_split_regroups_the_latents_at_every_step(generator):
 
 
 def test_regulariser_pairs_each_latent_with_its_own_photo(generator, monkeypatch):
-    import itgan_replay.condense as condense_module
+    import itgan_replay.condensation.condense as condense_module
     pairs = []
     monkeypatch.setattr(condense_module, "paired_regulariser", lambda r, s: pairs.append((r, s)) or (r - s).pow(2).sum(1).mean())
     real = class_data(12)
@@ -263,7 +263,7 @@ def test_regulariser_pairs_each_latent_with_its_own_photo(generator, monkeypatch
 
 
 def test_inversion_uses_the_given_feature_net(generator, monkeypatch):
-    import itgan_replay.condense as condense_module
+    import itgan_replay.condensation.condense as condense_module
     seen = []
     monkeypatch.setattr(condense_module, "invert", lambda g, x, y, net, *a: seen.append(net) or torch.zeros(len(x), 16))
     given = ConvNet(4, width=8)

@@ -4,9 +4,9 @@ from avalanche.training.plugins import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torchvision.io import decode_jpeg, encode_jpeg
 
-from itgan_replay.jpeg import JPEGCodec, fill_share, split_jpeg
-from itgan_replay.memory import BudgetError
-from itgan_replay.nets import ConvNet
+from itgan_replay.condensation.nets import ConvNet
+from itgan_replay.memory.jpeg import JPEGCodec, fill_share, split_jpeg
+from itgan_replay.memory.latent import BudgetError
 from strategies import BufferReplayPlugin
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
 from test_plugin import Spy, tiny_benchmark

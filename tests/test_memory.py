@@ -3,9 +3,9 @@ import os
 import pytest
 import torch
 
-from itgan_replay import io
-from itgan_replay.io import StoredFileError
-from itgan_replay.memory import BudgetError, LatentMemory
+from itgan_replay.memory import files
+from itgan_replay.memory.files import StoredFileError
+from itgan_replay.memory.latent import BudgetError, LatentMemory
 from conftest import tiny_generator
 
 
@@ -92,7 +92,7 @@ def test_truncated_corrupt_foreign_and_future_files_are_errors(saved, generator,
             LatentMemory.load(path, generator)
         assert path.read_bytes() == data
     future = tmp_path / "future.pt"
-    io.save_checked(future, "latent-memory", 99, {})
+    files.save_checked(future, "latent-memory", 99, {})
     with pytest.raises(StoredFileError, match="newer than this itgan-replay supports"):
         LatentMemory.load(future, generator)
     generator.save(tmp_path / "g.pt")
@@ -128,7 +128,7 @@ def test_memory_with_a_16_bit_generator_counts_it_and_round_trips_exactly(genera
 
 def test_version_1_memory_files_load_with_a_float32_generator(generator, tmp_path):
     z = torch.randn(2, 16)
-    io.save_checked(tmp_path / "v1.pt", "latent-memory", 1, {"fingerprint": generator.fingerprint, "storage_dtype": "float32",
+    files.save_checked(tmp_path / "v1.pt", "latent-memory", 1, {"fingerprint": generator.fingerprint, "storage_dtype": "float32",
                                                             "labels": [1], "latents": [z]})
     loaded = LatentMemory.load(tmp_path / "v1.pt", generator)
     assert loaded.generator.storage_dtype == torch.float32 and torch.equal(loaded.latents[1], z)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itgan_replay.nets import AvgPool2x2, ConvNet, Conv2d, EmbeddingSampler, InstanceNorm, ResNet18, input_grads_in
+from itgan_replay.condensation.nets import AvgPool2x2, ConvNet, Conv2d, EmbeddingSampler, InstanceNorm, ResNet18, input_grads_in
 
 
 def norms():
@@ -111,7 +111,7 @@ def test_input_gradient_precision_applies_to_frozen_convs_with_input_gradients_o
 
 
 def test_input_gradient_precision_refuses_nets_it_cannot_set():
-    with pytest.raises(ValueError, match="no itgan_replay.nets.Conv2d"):
+    with pytest.raises(ValueError, match="no itgan_replay.condensation.nets.Conv2d"):
         with input_grads_in(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3)), torch.bfloat16):
             pass
     with pytest.raises(ValueError, match="plain convolutions"):

@@ -4,12 +4,12 @@ import pytest
 import torch
 from avalanche.core import SupervisedPlugin
 from avalanche.training.plugins import EvaluationPlugin
-from avalanche.training.supervised import Naive
+from avalanche.training.supervised import EWC, LwF, Naive
 
-from itgan_replay.condense import CondenseConfig
+from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.nets import ConvNet
 from itgan_replay.data import ImageTensors
-from itgan_replay.memory import BudgetError
-from itgan_replay.nets import ConvNet
+from itgan_replay.memory.latent import BudgetError
 from strategies import ITGANReplayConfig, ITGANReplayPlugin
 from strategies.scenario import class_incremental_stream
 from conftest import tiny_generator
@@ -73,6 +73,35 @@ def test_plugin_with_naive_condenses_new_classes_and_replays_old_labels(regenera
     after = generator.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert (tmp_path / "memory.pt").exists()
+
+
+class BatchSpy(Spy):
+    """Records every training mini-batch's labels and size per experience."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch_sizes = {}
+
+    def before_backward(self, strategy, **kwargs):
+        super().before_backward(strategy, **kwargs)
+        self.batch_sizes.setdefault(strategy.experience.current_experience, set()).add(len(strategy.mb_x))
+
+
+@pytest.mark.parametrize("strategy_class, options", [(LwF, {"alpha": 1.0, "temperature": 2.0}),
+                                                     (EWC, {"ewc_lambda": 0.5})])
+def test_plugin_replays_into_the_batches_of_stock_strategies_other_than_naive(strategy_class, options):
+    plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=5))
+    spy = BatchSpy()
+    strategy = strategy_class(model=ConvNet(4, width=8), optimizer=None, criterion=torch.nn.CrossEntropyLoss(),
+                              train_mb_size=8, train_epochs=1, plugins=[plugin, spy],
+                              evaluator=EvaluationPlugin(loggers=[]), **options)
+    strategy.optimizer = torch.optim.SGD(strategy.model.parameters(), lr=0.01)
+    for exp in tiny_benchmark().train_stream:
+        strategy.train(exp)
+    assert spy.batch_labels[0] == {0, 2} and spy.batch_sizes[0] == {8}  # nothing to replay yet
+    assert spy.batch_labels[1] == {0, 1, 2, 3}  # the old classes arrive only through replay
+    assert spy.batch_sizes[1] == {8 + 6}  # every batch: 8 new images and 6 regenerated ones
+    assert sorted(plugin.memory.classes) == [0, 2]
 
 
 def test_latents_per_class_and_random_init(tmp_path):

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from itgan_replay.data import DatasetError, count_classes, load_dataset, load_image_folder
-from itgan_replay.generator import FrozenGenerator
-from itgan_replay.io import load_checked
-from itgan_replay.pretrain import (CHECKPOINT_KIND, CHECKPOINT_VERSION, Discriminator, GANTrainer, PretrainConfig,
+from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.gan.pretrain import (CHECKPOINT_KIND, CHECKPOINT_VERSION, Discriminator, GANTrainer, PretrainConfig,
                                    TrainingDivergedError, init_normal_)
+from itgan_replay.memory.files import load_checked
 
 TINY = PretrainConfig(ch=2, d_ch=2, z_dim=16, batch_size=8, d_steps=2, ema_decay=0.9, ema_start=2,
                       iterations=6, checkpoint_every=3, log_every=1, seed=1)
@@ -242,7 +242,7 @@ def test_validation_split_holds_out_training_photos_per_class():
 
 
 def test_build_pool_and_trained_net_leave_the_global_rng_alone():
-    from itgan_replay.nets import build_pool, trained_net
+    from itgan_replay.condensation.nets import build_pool, trained_net
     x, y = torch.randn(16, 3, 32, 32), torch.arange(4).repeat(4)
     torch.manual_seed(5)
     state = torch.get_rng_state()
@@ -253,7 +253,7 @@ def test_build_pool_and_trained_net_leave_the_global_rng_alone():
 
 
 def test_mixed_precision_step_runs_under_bfloat16_autocast_and_keeps_float32_weights(tmp_path, monkeypatch):
-    from itgan_replay.pretrain import GANTrainer, PretrainConfig
+    from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig
     images, labels = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 4
     config = PretrainConfig(ch=2, d_ch=2, batch_size=8, d_steps=1, iterations=1, amp=True)
     trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
@@ -269,7 +269,7 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     import json
 
     from conftest import write_image_folder
-    from pretrain_generator import main as pretrain_main
+    from experiments.pretrain_generator import main as pretrain_main
 
     data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
     out = tmp_path / "g.pt"

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from itgan_replay.data import load_dataset
-from itgan_replay.generator import FrozenGenerator, Generator
-from itgan_replay.pretrain import init_normal_
-from itgan_replay.quality import classification_accuracy_scores
+from itgan_replay.gan.generator import FrozenGenerator, Generator
+from itgan_replay.gan.pretrain import init_normal_
+from itgan_replay.gan.quality import classification_accuracy_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg"

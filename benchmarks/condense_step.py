@@ -1,6 +1,6 @@
 """Condensation step time: 10 classes x 100 latents, 256 real images per class, ConvNet-128 embeddings.
 
-    python benchmarks/condense.py [--ch 8] [--steps 3] [--subset-sizes 25 50 100 200] [--out benchmarks/results/condense.json]
+    python benchmarks/condense_step.py [--ch 8] [--steps 3] [--subset-sizes 25 50 100 200] [--out benchmarks/results/condense.json]
 
 Row ``all-classes``: seconds for one condensation step of every class (10 jobs of 100
 latents, run one after another). Rows ``subset=N``: seconds per step of one job of N
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from common import report
-from itgan_replay.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
-from itgan_replay.generator import FrozenGenerator, Generator, GeneratorConfig
-from itgan_replay.nets import EmbeddingSampler
+from benchmarks.common import report
+from itgan_replay.condensation.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
+from itgan_replay.condensation.nets import EmbeddingSampler
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 
 
 def step_seconds(condenser: Condenser, sizes: dict[int, int], real: dict[int, torch.Tensor]) -> float:

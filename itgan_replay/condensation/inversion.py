@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .generator import FrozenGenerator
+from itgan_replay.gan.generator import FrozenGenerator
 
 ProgressFn = Callable[[int, int, float], None]
 

@@ -1,9 +1,9 @@
 r"""Condense a whole dataset into a latent memory, on one process or many (torchrun).
 
-    python experiments/condense.py --generator G.pt --dataset imagefolder:PATH --out memory.pt
-    torchrun --nproc_per_node=N experiments/condense.py --generator G.pt --dataset cifar100 --out memory.pt
+    python experiments/condense_dataset.py --generator G.pt --dataset imagefolder:PATH --out memory.pt
+    torchrun --nproc_per_node=N experiments/condense_dataset.py --generator G.pt --dataset cifar100 --out memory.pt
     torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \
-        experiments/condense.py ...
+        experiments/condense_dataset.py ...
 
 The (class, subset) jobs are split over the ranks deterministically and balanced by
 size; rank 0 writes the merged LatentMemory. Finished jobs are kept in per-rank shard
@@ -20,15 +20,15 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from cli import add_dataset_options
-from itgan_replay.condense import PRECISIONS, CondenseConfig, Condenser, class_image_sets, plan_jobs
+from experiments.cli import add_dataset_options
+from itgan_replay.condensation.condense import PRECISIONS, CondenseConfig, Condenser, class_image_sets, plan_jobs
+from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.nets import EmbeddingSampler
 from itgan_replay.data import DatasetError, load_dataset
-from itgan_replay.distributed import ShardMergeError, run_distributed
-from itgan_replay.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.inversion import InversionConfig
-from itgan_replay.io import StoredFileError
-from itgan_replay.memory import STORAGE_DTYPES, LatentMemory
-from itgan_replay.nets import EmbeddingSampler
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.files import StoredFileError
+from itgan_replay.memory.latent import STORAGE_DTYPES, LatentMemory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,7 +7,7 @@ split from (job, s): nothing depends on which other jobs run beside it. Jobs are
 in groups (:meth:`Condenser.condense`, :func:`run_jobs`) that share each step's net;
 the generator and the net run over each job's images in chunks that never mix two
 jobs. One job at a time, any grouping, or different processes
-(:mod:`~itgan_replay.distributed`) therefore give the same latents, bit for bit.
+(:mod:`~itgan_replay.condensation.distributed`) therefore give the same latents, bit for bit.
 
 Per step, for a job's latent batch B_z with paired real images B_x::
 
@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import SiameseAugment
-from .generator import FrozenGenerator
-from .inversion import InversionConfig, NonFiniteLossError, invert
-from .nets import EmbeddingSampler, input_grads_in
+from itgan_replay.condensation.augment import SiameseAugment
+from itgan_replay.condensation.inversion import InversionConfig, NonFiniteLossError, invert
+from itgan_replay.condensation.nets import EmbeddingSampler, input_grads_in
+from itgan_replay.gan.generator import FrozenGenerator
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choices of real_dtype and input_grad_dtype
@@ -182,7 +182,7 @@ class Condenser:
         config: condensation settings.
         augment: Siamese augmentation (DSA defaults); ``None`` disables augmentation.
         inversion: how latents are initialised (Eq. 1); ``None``: N(0, I) latents.
-        inversion_net: the feature net phi of the inversion (e.g. :func:`~itgan_replay.nets.trained_net`
+        inversion_net: the feature net phi of the inversion (e.g. :func:`~itgan_replay.condensation.nets.trained_net`
             on the data being condensed); ``None``: a net drawn from ``sampler`` with the job's seed.
     """
 

@@ -1,6 +1,6 @@
 """Condensation jobs spread over processes and machines with ``torch.distributed``.
 
-A (class, subset) :class:`~itgan_replay.condense.CondenseJob` gets the same latents
+A (class, subset) :class:`~itgan_replay.condensation.condense.CondenseJob` gets the same latents
 whichever jobs run beside it (its steps are keyed by the run's seed, the step and the
 job), so ranks split the job list deterministically, run their share one job at a
 time, and rank 0 gathers the latents: the result equals a single-process
@@ -20,8 +20,8 @@ from typing import Sequence
 import torch
 import torch.distributed as dist
 
-from .condense import CondenseJob, Condenser, JobProgressFn, assemble
-from .io import StoredFileError, load_checked, save_checked
+from itgan_replay.condensation.condense import CondenseJob, Condenser, JobProgressFn, assemble
+from itgan_replay.memory.files import StoredFileError, load_checked, save_checked
 
 SHARD_KIND = "condense-shard"
 SHARD_VERSION = 2  # 2: steps keyed by (seed, step): shards of earlier code are refused

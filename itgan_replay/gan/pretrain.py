@@ -24,9 +24,9 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 from tqdm import tqdm
 
-from .augment import diff_augment
-from .generator import FrozenGenerator, Generator, GeneratorConfig
-from .io import load_checked, save_checked
+from itgan_replay.condensation.augment import diff_augment
+from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.memory.files import load_checked, save_checked
 
 CHECKPOINT_KIND = "gan-checkpoint"
 CHECKPOINT_VERSION = 2

@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .folded import FoldedGenerator
-from .io import StoredFileError, load_checked, save_checked, state_fingerprint
+from itgan_replay.gan.folded import FoldedGenerator
+from itgan_replay.memory.files import StoredFileError, load_checked, save_checked, state_fingerprint
 
 GENERATOR_FILE_KIND = "generator"
 GENERATOR_FILE_VERSION = 1

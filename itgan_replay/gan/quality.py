@@ -5,8 +5,8 @@ from collections.abc import Mapping
 
 import torch
 
-from .generator import FrozenGenerator
-from .nets import accuracy, build_net, train_classifier
+from itgan_replay.condensation.nets import accuracy, build_net, train_classifier
+from itgan_replay.gan.generator import FrozenGenerator
 
 
 def classification_accuracy_scores(generator: FrozenGenerator, eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],

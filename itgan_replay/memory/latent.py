@@ -5,8 +5,8 @@ import os
 
 import torch
 
-from .generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from .io import StoredFileError, load_checked, save_checked
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.files import StoredFileError, load_checked, save_checked
 
 MEMORY_FILE_KIND = "latent-memory"
 MEMORY_FILE_VERSION = 2  # 2: records the generator's storage dtype (version 1 files: float32)

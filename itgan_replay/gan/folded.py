@@ -34,7 +34,7 @@ def upsampling_kernels(weight: torch.Tensor) -> torch.Tensor:
 
 
 class FoldedGenerator(nn.Module):
-    """The inference form of an eval-mode :class:`~itgan_replay.generator.Generator` whose spectral
+    """The inference form of an eval-mode :class:`~itgan_replay.gan.generator.Generator` whose spectral
     norms are baked in. Built once from the network's current weights (rebuild it after changing
     them); differentiable with respect to ``z``."""
 

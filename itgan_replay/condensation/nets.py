@@ -93,7 +93,7 @@ def input_grads_in(net: nn.Module, dtype: torch.dtype | None) -> Iterator[nn.Mod
     """
     convs = [m for m in net.modules() if isinstance(m, Conv2d)] if dtype is not None else []
     if dtype is not None and not convs:
-        raise ValueError(f"{type(net).__name__} has no itgan_replay.nets.Conv2d layers whose input-gradient precision could be set")
+        raise ValueError(f"{type(net).__name__} has no itgan_replay.condensation.nets.Conv2d layers whose input-gradient precision could be set")
     if any(c.groups != 1 or c.dilation != (1, 1) or c.padding_mode != "zeros" for c in convs):
         raise ValueError("input-gradient precision is supported for plain convolutions only (no groups, dilation or "
                          "non-zero padding)")

@@ -1,0 +1,1 @@
+"""The project's experiment scripts (run them as files: python experiments/NAME.py --help)."""

@@ -1,0 +1,1 @@
+"""Condensation: differentiable augmentation, embedding nets, GAN inversion, distribution matching, and its distributed runner."""

@@ -1,0 +1,1 @@
+"""The GAN: the generator, its folded inference form, pretraining and its quality score (CAS)."""
