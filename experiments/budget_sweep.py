@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, save_figure
+from experiments.cli import add_dataset_options, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(m not in METHODS for m in methods):
             raise UsageError(f"unknown method in {methods}; choose from {', '.join(METHODS)}")
+        require_at_least(args, {"budgets": 1})
         generator = FrozenGenerator.load(args.generator).stored_as(GENERATOR_STORAGE_DTYPES[PRESETS[args.preset].generator_dtype])
-    except (UsageError, StoredFileError, DatasetError, FileNotFoundError) as err:
+    except (UsageError, ValueError, StoredFileError, DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     generator_bytes = generator.param_bytes  # as the preset's memories store it

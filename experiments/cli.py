@@ -35,6 +35,16 @@ def preset_overrides(args: argparse.Namespace, preset_class: type) -> dict[str, 
     return out
 
 
+def require_at_least(args: argparse.Namespace, minimum: dict[str, int | float]) -> None:
+    """Raise ValueError naming the first option of ``minimum`` (an ``args`` attribute, or a list of
+    values) below its least allowed value, in the scripts' one-line style."""
+    for name, least in minimum.items():
+        given = getattr(args, name)
+        for value in given if isinstance(given, list) else [given]:
+            if value is not None and value < least:
+                raise ValueError(f"--{name.replace('_', '-')} must be {least} or more, got {value}")
+
+
 def save_figure(fig, path: Path) -> None:
     """Write a matplotlib figure as PNG atomically (temp file, then rename) and close it."""
     import matplotlib.pyplot as plt

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from experiments.cli import add_dataset_options
+from experiments.cli import add_dataset_options, require_at_least
 from itgan_replay.condensation.condense import PRECISIONS, CondenseConfig, Condenser, class_image_sets, plan_jobs
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
 from itgan_replay.condensation.inversion import InversionConfig
@@ -66,8 +66,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def checked_config(args: argparse.Namespace) -> CondenseConfig:
+    """The condensation settings of ``args``, every option checked before anything loads (ValueError)."""
+    require_at_least(args, {"latents_per_class": 1, "embedding_width": 1, "inversion_steps": 0})
+    return CondenseConfig(iterations=args.iterations, lr=args.lr, lam=args.lam, real_batch=args.real_batch,
+                          subset_size=args.subset_size, split=args.split, real_dtype=args.real_dtype,
+                          input_grad_dtype=args.input_grad_dtype, compile=args.compile)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        config = checked_config(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     distributed = "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
     backend = args.backend or ("nccl" if torch.cuda.is_available() else "gloo")
     device = "cpu"
@@ -84,9 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
         real = class_image_sets(train.normalize(train.images), train.labels, classes, args.seed)
-        config = CondenseConfig(iterations=args.iterations, lr=args.lr, lam=args.lam, real_batch=args.real_batch,
-                                subset_size=args.subset_size, split=args.split, real_dtype=args.real_dtype,
-                                input_grad_dtype=args.input_grad_dtype, compile=args.compile)
         jobs = plan_jobs({c: min(args.latents_per_class, len(real[c])) for c in classes}, config, args.seed)
         condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width, device=device),
                               config, inversion=InversionConfig(args.inversion_steps) if args.init == "inversion" else None)

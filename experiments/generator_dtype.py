@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options
+from experiments.cli import add_dataset_options, require_at_least
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -48,12 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.validation_per_class < 1:
-            raise DatasetError(f"--validation-per-class must be 1 or more, got {args.validation_per_class}")
+        require_at_least(args, {"validation_per_class": 1})
         source = FrozenGenerator.load(args.generator)
         train, test = load_dataset(args.dataset, args.data_root)
         _, validation = split_validation(train, args.validation_per_class, seed=0)
-    except (DatasetError, StoredFileError, FileNotFoundError) as err:
+    except (ValueError, DatasetError, StoredFileError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     eval_sets = {}

@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options
+from experiments.cli import add_dataset_options, require_at_least
 from itgan_replay.memory.files import atomic_write_bytes
 from experiments.split_cifar100 import PRESETS
 from experiments.split_cifar100 import main as run_main
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = dict(parse_setting(s) for s in args.setting)
+        require_at_least(args, {"validation_per_class": 1})
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

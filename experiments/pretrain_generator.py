@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, add_preset_options, preset_overrides
+from experiments.cli import add_dataset_options, add_preset_options, preset_overrides, require_at_least
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
@@ -76,12 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
     try:
         config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
+        require_at_least(args, {"validation_per_class": 0})
     except ValueError as err:  # a setting's message names its --option with underscores
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        if args.validation_per_class < 0:
-            raise DatasetError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")
         train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)
         validation = None
         if args.validation_per_class:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, add_preset_options, code_version, differences, preset_overrides, save_figure
+from experiments.cli import (add_dataset_options, add_preset_options, code_version, differences, preset_overrides,
+                             require_at_least, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
@@ -303,12 +304,9 @@ def run(args: argparse.Namespace) -> int:
         args.preset = "hundred" if count_classes(args.dataset) >= 100 else "quick"
     try:
         preset = replace(PRESETS[args.preset], **preset_overrides(args, Preset))
+        require_at_least(args, {"experiences": 1, "validation_per_class": 0})
     except ValueError as err:
         raise UsageError(str(err)) from err
-    if args.experiences is not None and args.experiences < 1:
-        raise UsageError(f"--experiences must be 1 or more, got {args.experiences}")
-    if args.validation_per_class < 0:
-        raise UsageError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import add_dataset_options, save_figure
+from experiments.cli import add_dataset_options, require_at_least, save_figure
 from itgan_replay.condensation.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
@@ -186,6 +186,9 @@ def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        require_at_least(args, {"per_class": 1, "width": 1, "resnet_width": 1, "epochs": 1, "batch_size": 1, "iterations": 0,
+                                "subset_size": 1, "inversion_steps": 0, "embedding_width": 1, "real_batch": 1,
+                                "inversion_net_epochs": 1, "pool_nets": 1, "pool_epochs": 1})
         pooled = [itgan_variant(s, CondenseConfig())[1] for s in args.sources if s not in SOURCES]  # checks every variant
         generator = FrozenGenerator.load(args.generator)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset(args.dataset, args.data_root))

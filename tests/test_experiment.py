@@ -374,3 +374,31 @@ def test_hundred_classes_in_ten_experiences_stay_within_the_budget_at_every_expe
     assert saved["results"]["exemplar"]["stored_samples"] == 100  # 130 photos' bytes: one per class
     itgan = saved["results"]["itgan"]  # both photos of each class but the last experience's (nothing replays them)
     assert itgan["stored_bytes_without_generator"] == 90 * 2 * 16 * 4  # float32 latents of the tiny generator (z_dim 16)
+
+
+@pytest.mark.parametrize("script, extra, message", [
+    ("condense_dataset", ["--latents-per-class", "0"], "--latents-per-class must be 1 or more, got 0"),
+    ("condense_dataset", ["--iterations", "-1"], "iterations must be >= 0, subset_size and real_batch >= 1"),
+    ("synthetic_training", ["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+    ("synthetic_training", ["--per-class", "10", "0"], "--per-class must be 1 or more, got 0"),
+    ("budget_sweep", ["--budgets", "1000", "-5"], "--budgets must be 1 or more, got -5"),
+    ("preset_sweep", ["--validation-per-class", "0"], "--validation-per-class must be 1 or more, got 0"),
+    ("generator_dtype", ["--validation-per-class", "0"], "--validation-per-class must be 1 or more, got 0"),
+])
+def test_other_scripts_stop_bad_values_with_one_line_before_any_data_loads(setup, tmp_path, capsys, monkeypatch,
+                                                                          script, extra, message):
+    import importlib
+
+    module = importlib.import_module(f"experiments.{script}")
+    _, dataset, generator = setup
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data loaded before the options were checked")
+
+    monkeypatch.setattr(module, "load_dataset", refuse, raising=False)
+    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
+    required = {"condense_dataset": ["--out", str(tmp_path / "m.pt")], "preset_sweep": ["--setting", "a="],
+                "budget_sweep": ["--out-dir", str(tmp_path)], "synthetic_training": ["--out", str(tmp_path)],
+                "generator_dtype": ["--out", str(tmp_path)]}[script]
+    assert module.main(["--dataset", dataset, "--generator", str(generator), *required, *extra]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
