@@ -172,12 +172,21 @@ class ITGANReplayPlugin(SupervisedPlugin):
                               f"for {n_classes} classes beside the {self.memory.generator_bytes:,}-byte generator")
         return per_class
 
+    def source_images(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int],
+                      experience: int = 0) -> dict[int, torch.Tensor]:
+        """Each class's images in the order :meth:`add_classes` pairs them with latents: latent ``i``
+        of a class starts as the inversion of (and is paired with) image ``i``."""
+        return class_image_sets(images, labels, classes, self._seed(experience))
+
+    def _seed(self, experience: int) -> int:
+        return self.config.seed * 7919 + experience
+
     def add_classes(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int], experience: int = 0) -> None:
         """Condense ``classes`` from ``images``/``labels`` (normalised, CPU) and store them."""
         if not classes:
             return
         cfg = self.config
-        seed = cfg.seed * 7919 + experience
+        seed = self._seed(experience)
         device = self.generator.device
         per_class = self._latents_per_class(len(classes))
         n_classes = self.generator.config.n_classes
@@ -185,7 +194,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
         if cfg.embedding == "pool":
             pool = build_pool(images, labels, n_classes, cfg.pool_size, cfg.pool_epochs, cfg.embedding_arch,
                               cfg.embedding_width, seed)
-        real = class_image_sets(images, labels, classes, seed)
+        real = self.source_images(images, labels, classes, experience)
         for c in classes:
             self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]),
                                    "latents": min(per_class, len(real[c]))})

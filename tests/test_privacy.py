@@ -1,0 +1,55 @@
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import tiny_generator, write_image_folder
+from itgan_replay.memory.privacy import feature_distances, pairwise_psnr, reidentification
+
+
+def test_psnr_matches_hand_computed_values():
+    a = torch.zeros(2, 3, 2, 2)
+    a[1] += 0.5
+    b = torch.stack([torch.zeros(3, 2, 2), torch.full((3, 2, 2), 0.1)])
+    psnr = pairwise_psnr(a, b, chunk=1)
+    assert psnr.shape == (2, 2) and math.isinf(psnr[0, 0])
+    assert psnr[0, 1] == pytest.approx(20.0)  # mse 0.01: -10 log10(0.01)
+    assert psnr[1, 0] == pytest.approx(-10 * math.log10(0.25))
+    assert psnr[1, 1] == pytest.approx(-10 * math.log10(0.16))
+
+
+def test_reidentification_finds_the_source_only_when_it_is_the_nearest_photo():
+    photos = torch.stack([torch.full((3, 4, 4), v) for v in (0.0, 0.3, 0.6, 0.9)])
+    returned = torch.stack([photos[2] + 0.01, photos[1] + 0.2])  # the second sample is nearer photo 2 than its source 1
+    out = reidentification(returned, photos, torch.tensor([2, 1]), pairwise_psnr, higher_is_closer=True)
+    assert out["identified"].tolist() == [True, False]
+    assert out["to_source"][0] == pytest.approx(40.0) and out["to_nearest_other"][1] == pytest.approx(-10 * math.log10(0.01))
+    by_distance = reidentification(returned, photos, torch.tensor([2, 1]), feature_distances(lambda x: x.flatten(1)),
+                                   higher_is_closer=False)
+    assert by_distance["identified"].tolist() == [True, False]
+    assert by_distance["to_source"][1] == pytest.approx(0.2 * math.sqrt(48), rel=1e-5)
+    with pytest.raises(ValueError, match="at least 2 photos"):
+        reidentification(returned[:1], photos[:1], torch.tensor([0]), pairwise_psnr, higher_is_closer=True)
+
+
+def test_privacy_report_scores_every_memory_and_raw_exemplars_give_their_photos_back(tmp_path, capsys):
+    from experiments.privacy_report import main
+
+    data = write_image_folder(tmp_path / "data", ["0", "1", "2", "3"])
+    tiny_generator().save(tmp_path / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
+    args = ["--dataset", f"imagefolder:{data}", "--feature-dataset", f"imagefolder:{data}", "--generator",
+            str(tmp_path / "g.pt"), "--preset", "smoke", "--experiences", "2", "--feature-epochs", "1",
+            "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(args + ["--experiences", "3"]) == 2
+    assert capsys.readouterr().err == "error: 3 experiences cannot split 4 classes evenly\n"
+    assert main(args) == 0
+    report = json.loads((tmp_path / "out/privacy.json").read_text())
+    memories = report["memories"]
+    assert list(memories) == ["inversion", "itgan", "jpeg", "exemplar"]
+    exemplar = memories["exemplar"]["psnr"]
+    assert exemplar["identified_rate"] == 1.0 and exemplar["to_source"]["infinite"] == exemplar["samples"] > 0
+    assert memories["itgan"]["psnr"]["samples"] == memories["jpeg"]["psnr"]["samples"] == exemplar["samples"]
+    assert memories["itgan"]["psnr"]["chance_rate"] == pytest.approx(1 / 12)
+    assert report["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
+    assert (tmp_path / "out/privacy.png").stat().st_size > 1000
