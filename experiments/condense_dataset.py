@@ -98,14 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         classes = list(range(len(train.class_names)))
         real = class_image_sets(train.normalize(train.images), train.labels, classes, args.seed)
         jobs = plan_jobs({c: min(args.latents_per_class, len(real[c])) for c in classes}, config, args.seed)
+        memory = LatentMemory(generator, args.storage_dtype, generator.storage_dtype)
         condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width, device=device),
-                              config, inversion=InversionConfig(args.inversion_steps) if args.init == "inversion" else None)
+                              config, inversion=InversionConfig(args.inversion_steps) if args.init == "inversion" else None,
+                              codec=memory.condense_codec)
         with tqdm(total=len(jobs) * args.iterations, disable=args.no_progress or rank != 0, desc="condense") as bar:
             latents, ran = run_distributed(condenser, jobs, real, args.shard_dir or args.out.with_name(args.out.name + ".shards"),
                                            progress=lambda job, step, loss: bar.update(1))
         print(f"rank {rank}: ran {ran} job(s)", flush=True)
         if latents is not None:
-            memory = LatentMemory(generator, STORAGE_DTYPES[args.storage_dtype], generator.storage_dtype)
             for c, z in latents.items():
                 memory.add(c, z)
             memory.save(args.out)

@@ -27,7 +27,7 @@ from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
-from itgan_replay.memory.latent import STORAGE_DTYPES
+from itgan_replay.memory.codecs import CODECS
 
 VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("float16", "float16"))
 
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for generator_dtype, latent_dtype in VARIANTS:
         stored = source.stored_as(GENERATOR_STORAGE_DTYPES[generator_dtype])
-        diff = (stored.generate(probe_z.to(STORAGE_DTYPES[latent_dtype]).float(), probe_y) - reference).abs()
+        diff = (stored.generate(CODECS[latent_dtype].round_trip(probe_z), probe_y) - reference).abs()
         cas = [classification_accuracy_scores(stored, eval_sets, args.per_class, args.epochs, seed=seed,
-                                              latent_dtype=STORAGE_DTYPES[latent_dtype]) for seed in args.seeds]
+                                              latent_codec=CODECS[latent_dtype]) for seed in args.seeds]
         rows.append({"generator_dtype": generator_dtype, "latent_dtype": latent_dtype, "generator_bytes": stored.param_bytes,
                      "image_abs_diff_mean": float(diff.mean()), "image_abs_diff_max": float(diff.max())})
         for split in eval_sets:

@@ -105,7 +105,9 @@ HELP = {
     "inversion_steps": "GAN inversion steps per latent batch",
     "embedding_width": "width of the ConvNet embedding nets used for inversion and condensation",
     "lam": "weight lambda of the paired regulariser R in condensation (Eq. 4)",
-    "storage_dtype": "how latents are stored and counted: float32 (512 bytes each at z_dim 128) or float16 (256)",
+    "storage_dtype": "how latents are stored and counted (bytes each at z_dim 128): float32 (512), float16 (256), int8 (132: "
+                     "codes, a float16 scale and offset) or int4 (68: codes two to a byte, scale, offset); condensation "
+                     "optimises through the stored rounding",
     "generator_dtype": "how the generator's weights are stored and counted: float32, float16 or bfloat16; "
                        "condensation and replay use exactly the rounded weights",
     "inversion_net": "feature net phi of the inversion (Eq. 1): trained (on the current experience only) or random",

@@ -110,7 +110,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.config = config
-        self.memory = memory or LatentMemory(generator, STORAGE_DTYPES[config.storage_dtype],
+        self.memory = memory or LatentMemory(generator, config.storage_dtype,
                                              GENERATOR_STORAGE_DTYPES[config.generator_dtype])
         stored = self.memory.generator
         if stored.fingerprint != generator.fingerprint or stored.storage_dtype != GENERATOR_STORAGE_DTYPES[config.generator_dtype]:
@@ -205,7 +205,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
             inversion_net = trained_net(images, labels, n_classes, cfg.inversion_net_epochs, cfg.embedding_arch,
                                         cfg.embedding_width, seed, device)
         self.seconds["inversion_net"] += time.perf_counter() - start
-        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion, inversion_net=inversion_net)
+        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion, inversion_net=inversion_net,
+                              codec=self.memory.condense_codec)
         jobs = plan_jobs({c: min(per_class, len(real[c])) for c in classes}, cfg.condense, seed)
         start = time.perf_counter()
         with tqdm(total=len(jobs) * cfg.condense.iterations, disable=not cfg.progress, desc="condense", leave=False) as bar:

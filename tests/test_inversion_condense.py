@@ -287,3 +287,27 @@ def test_inversion_embeds_the_real_images_once_per_batch(generator):
     targets = class_data(3)
     invert(generator, targets, y, Counting(4, width=8), steps=5, lr=0.05, batch_size=2, seed=1)
     assert Counting.calls == 2 * (1 + 5)  # two batches: the real images once, the generated ones every step
+
+
+def test_quantisation_aware_condensation_generates_from_the_stored_codes_and_still_learns(generator, monkeypatch):
+    from itgan_replay.memory.codecs import CODECS
+
+    codec, seen = CODECS["int4"], []
+    real_forward = type(generator).__call__
+
+    def recording(self, z, y):
+        seen.append(z.detach().clone())
+        return real_forward(self, z, y)
+
+    config = CondenseConfig(iterations=40, lr=0.05, real_batch=32, subset_size=12)
+    jobs = plan_jobs({0: 12}, config, 0)
+    real = class_data()
+    z0 = torch.randn(12, generator.config.z_dim, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(type(generator), "__call__", recording)
+    quantised = Condenser(generator, EmbeddingSampler("convnet", 4, width=16), config, inversion=None,
+                          codec=codec).condense(jobs, [z0], {0: real})[0]
+    monkeypatch.undo()
+    assert len(seen) == 40 and all(torch.equal(codec.round_trip(z), z) for z in seen)  # only stored values generate
+    assert eval_dm(generator, codec.round_trip(quantised), real) < 0.8 * eval_dm(generator, codec.round_trip(z0), real)
+    plain = Condenser(generator, EmbeddingSampler("convnet", 4, width=16), config, inversion=None).condense(jobs, [z0], {0: real})[0]
+    assert not torch.equal(plain, quantised)

@@ -16,10 +16,13 @@ def filled(generator, dtype=torch.float32, per_class=(5, 3, 4)):
     return memory
 
 
-def test_byte_accounting_is_exact_and_fp16_is_half(generator):
-    m32, m16 = filled(generator), filled(generator, torch.float16)
+def test_byte_accounting_is_exact_for_every_storage(generator):
+    m32, m16, m8, m4 = (filled(generator, d) for d in (torch.float32, "float16", "int8", "int4"))
     assert m32.latent_bytes == 12 * 16 * 4
     assert m16.latent_bytes * 2 == m32.latent_bytes
+    assert m8.latent_bytes == 12 * (16 + 2 + 2)  # one byte a number, a float16 scale and offset per latent
+    assert m4.latent_bytes == 12 * (8 + 2 + 2)  # two numbers a byte
+    assert [m.bytes_per_latent * len(m) for m in (m32, m16, m8, m4)] == [m.latent_bytes for m in (m32, m16, m8, m4)]
     assert m32.generator_bytes == sum(t.numel() * 4 if t.is_floating_point() else t.numel() * 8
                                       for t in generator.net.state_dict().values())
     assert m32.total_bytes == m32.latent_bytes + m32.generator_bytes
@@ -35,14 +38,20 @@ def test_sample_gives_labelled_images_of_requested_classes(generator):
         memory.add(0, torch.randn(1, 16))
 
 
-def test_save_load_sample_is_bit_identical(generator, tmp_path):
-    memory = filled(generator, torch.float16)
+@pytest.mark.parametrize("storage", ["float32", "float16", "int8", "int4"])
+def test_save_load_regenerates_exactly_and_counts_the_saved_tensors(generator, tmp_path, storage):
+    memory = filled(generator, storage)
+    before = memory.generate(*memory.all())
     memory.save(tmp_path / "m.pt")
     loaded = LatentMemory.load(tmp_path / "m.pt", tiny_generator())
-    assert loaded.storage_dtype == torch.float16 and loaded.classes == memory.classes
+    assert loaded.storage_dtype == storage and loaded.classes == memory.classes
+    assert torch.equal(loaded.generate(*loaded.all())[0], before[0])
     a = memory.sample(40, rng=torch.Generator().manual_seed(1))
     b = loaded.sample(40, rng=torch.Generator().manual_seed(1))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    _, payload = files.load_checked(tmp_path / "m.pt", "latent-memory", 3)
+    saved = [t for per_class in payload["latents"] for t in per_class.values()]
+    assert sum(t.numel() * t.element_size() for t in saved) == loaded.latent_bytes == memory.latent_bytes
 
 
 def test_shrink_keeps_classes_balanced(generator):

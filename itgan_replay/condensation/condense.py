@@ -30,6 +30,7 @@ from itgan_replay.condensation.augment import SiameseAugment
 from itgan_replay.condensation.inversion import InversionConfig, NonFiniteLossError, invert
 from itgan_replay.condensation.nets import EmbeddingSampler, input_grads_in
 from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.memory.codecs import LatentCodec
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choices of real_dtype and input_grad_dtype
@@ -184,13 +185,16 @@ class Condenser:
         inversion: how latents are initialised (Eq. 1); ``None``: N(0, I) latents.
         inversion_net: the feature net phi of the inversion (e.g. :func:`~itgan_replay.condensation.nets.trained_net`
             on the data being condensed); ``None``: a net drawn from ``sampler`` with the job's seed.
+        codec: how the memory will store the latents: condensation then generates from the stored
+            rounding and passes gradients straight through it (a memory's ``condense_codec``); ``None``: as they are.
     """
 
     def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
                  augment: SiameseAugment | None = SiameseAugment(),
-                 inversion: InversionConfig | None = InversionConfig(), inversion_net: nn.Module | None = None) -> None:
+                 inversion: InversionConfig | None = InversionConfig(), inversion_net: nn.Module | None = None,
+                 codec: LatentCodec | None = None) -> None:
         self.generator, self.sampler, self.config = generator, sampler, config
-        self.augment, self.inversion, self.inversion_net = augment, inversion, inversion_net
+        self.augment, self.inversion, self.inversion_net, self.codec = augment, inversion, inversion_net, codec
         self._compiled: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None
 
     def embedder(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -287,7 +291,8 @@ class Condenser:
                     with torch.no_grad():
                         real_emb = _embed(embed, t, real_images, real_dtype)
                 labels = torch.full((CHUNK,), job.label, dtype=torch.long, device=device)
-                syn = torch.cat([self.generator(zc, labels[:len(zc)]) for zc in z.split(CHUNK)])
+                zq = self.codec.straight_through(z) if self.codec else z
+                syn = torch.cat([self.generator(zc, labels[:len(zc)]) for zc in zq.split(CHUNK)])
                 syn_emb = _embed(embed, t, syn) if real_emb is not None or cfg.lam else None
                 if cfg.lam:
                     with torch.no_grad():

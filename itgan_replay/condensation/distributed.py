@@ -45,8 +45,10 @@ def assign(jobs: Sequence[CondenseJob], world_size: int) -> list[list[CondenseJo
 
 
 def plan_digest(condenser: Condenser, jobs: Sequence[CondenseJob]) -> str:
-    """Identifies the work: generator, condensation and inversion settings, and every job."""
-    spec = {"generator": condenser.generator.fingerprint, "config": asdict(condenser.config),
+    """Identifies the work: generator (and how it is stored), condensation, inversion and latent storage
+    settings, and every job."""
+    spec = {"generator": condenser.generator.fingerprint, "generator_storage": str(condenser.generator.storage_dtype),
+            "codec": condenser.codec.name if condenser.codec else None, "config": asdict(condenser.config),
             "inversion": asdict(condenser.inversion) if condenser.inversion else None,
             "jobs": [[j.label, j.subset, list(j.indices), j.seed] for j in jobs]}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

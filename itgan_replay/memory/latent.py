@@ -6,11 +6,12 @@ import os
 import torch
 
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.codecs import CODECS, LatentCodec, Stored, stored_bytes, stored_rows
 from itgan_replay.memory.files import StoredFileError, load_checked, save_checked
 
 MEMORY_FILE_KIND = "latent-memory"
-MEMORY_FILE_VERSION = 2  # 2: records the generator's storage dtype (version 1 files: float32)
-STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+MEMORY_FILE_VERSION = 3  # 2: records the generator's storage dtype (version 1: float32); 3: latents as codec tensors
+STORAGE_DTYPES = tuple(CODECS)
 
 
 class BudgetError(ValueError):
@@ -22,47 +23,62 @@ class LatentMemory:
 
     Args:
         generator: the frozen generator the latents belong to.
-        storage_dtype: ``torch.float32`` or ``torch.float16`` for the stored latents
-            (they are regenerated in float32).
+        storage_dtype: how latents are stored: ``"float32"``, ``"float16"``, ``"int8"`` or ``"int4"``
+            (:data:`~itgan_replay.memory.codecs.CODECS`; ``torch.float32`` and ``torch.float16`` name the
+            first two). They are regenerated from exactly the stored values, in float32.
         generator_dtype: ``torch.float32``, ``float16`` or ``bfloat16``: how the memory stores (and
             counts) the generator's weights. :attr:`generator` is then ``generator.stored_as(generator_dtype)``,
             so images come from exactly the stored weights; condense against it too.
     """
 
-    def __init__(self, generator: FrozenGenerator, storage_dtype: torch.dtype = torch.float32,
+    def __init__(self, generator: FrozenGenerator, storage_dtype: str | torch.dtype = "float32",
                  generator_dtype: torch.dtype = torch.float32) -> None:
-        if storage_dtype not in STORAGE_DTYPES.values():
-            raise ValueError(f"storage_dtype must be one of {list(STORAGE_DTYPES)}, got {storage_dtype}")
+        name = str(storage_dtype).removeprefix("torch.")
+        if name not in CODECS:
+            raise ValueError(f"storage_dtype must be one of {list(CODECS)}, got {storage_dtype}")
         if generator.storage_dtype != generator_dtype:
             generator = generator.stored_as(generator_dtype)
-        self.generator, self.storage_dtype = generator, storage_dtype
-        self.latents: dict[int, torch.Tensor] = {}
+        self.generator, self.storage_dtype, self.codec = generator, name, CODECS[name]
+        self.stored: dict[int, Stored] = {}  # per class, the codec's tensors
 
     @property
     def classes(self) -> list[int]:
-        return sorted(self.latents)
+        return sorted(self.stored)
 
     def __len__(self) -> int:
-        return sum(len(z) for z in self.latents.values())
+        return sum(self._count(c) for c in self.stored)
+
+    def _count(self, label: int) -> int:
+        return len(next(iter(self.stored[label].values())))
+
+    @property
+    def latents(self) -> dict[int, torch.Tensor]:
+        """Each class's latents as stored, decoded to float32 (what the memory regenerates from)."""
+        return {c: self.codec.decode(self.stored[c]) for c in self.classes}
 
     def add(self, label: int, latents: torch.Tensor) -> None:
         """Store ``latents`` (n, z_dim) for a class that is not in memory yet."""
-        if label in self.latents:
+        if label in self.stored:
             raise ValueError(f"class {label} is already in memory; classes are stored once")
         if not 0 <= label < self.generator.config.n_classes:
             raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes")
         if latents.dim() != 2 or latents.shape[1] != self.generator.config.z_dim:
             raise ValueError(f"latents must have shape (n, {self.generator.config.z_dim}), got {tuple(latents.shape)}")
-        self.latents[int(label)] = latents.detach().to("cpu", self.storage_dtype).clone()
+        self.stored[int(label)] = self.codec.encode(latents)
+
+    @property
+    def condense_codec(self) -> LatentCodec | None:
+        """The ``codec`` to condense this memory's latents with (``None`` for float32, stored as they are)."""
+        return None if self.storage_dtype == "float32" else self.codec
 
     @property
     def bytes_per_latent(self) -> int:
-        return self.generator.config.z_dim * torch.finfo(self.storage_dtype).bits // 8
+        return self.codec.bytes_per_latent(self.generator.config.z_dim)
 
     @property
     def latent_bytes(self) -> int:
-        """Bytes of all stored latents."""
-        return sum(z.numel() * z.element_size() for z in self.latents.values())
+        """Bytes of all stored latents: every tensor the codec stores (codes, scales and offsets)."""
+        return sum(stored_bytes(t) for t in self.stored.values())
 
     @property
     def generator_bytes(self) -> int:
@@ -91,11 +107,11 @@ class LatentMemory:
     def all(self, classes: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The stored latents (float32) of ``classes`` (default: all) and their labels."""
         classes = self.classes if classes is None else classes
-        missing = [c for c in classes if c not in self.latents]
+        missing = [c for c in classes if c not in self.stored]
         if missing or not classes:
             raise ValueError(f"classes {missing or classes} have no latents in memory")
-        z = torch.cat([self.latents[c].float() for c in classes])
-        return z, torch.cat([torch.full((len(self.latents[c]),), c, dtype=torch.long) for c in classes])
+        z = torch.cat([self.codec.decode(self.stored[c]) for c in classes])
+        return z, torch.cat([torch.full((self._count(c),), c, dtype=torch.long) for c in classes])
 
     def capacity(self, budget_bytes: int) -> int:
         """How many latents fit beside the generator in ``budget_bytes``.
@@ -118,24 +134,23 @@ class LatentMemory:
         room = self.capacity(budget_bytes)
         if room >= len(self):
             return
-        if room < len(self.latents):
+        if room < len(self.stored):
             raise BudgetError(f"budget of {budget_bytes:,} bytes leaves room for {room} latents beside the generator, "
-                              f"fewer than one per class ({len(self.latents)} classes); raise the budget")
-        keep = {c: 0 for c in self.latents}
+                              f"fewer than one per class ({len(self.stored)} classes); raise the budget")
+        keep = {c: 0 for c in self.stored}
         while room > 0:  # water-filling: one more latent to each class that still has some, smallest first
-            open_classes = sorted((c for c in keep if keep[c] < len(self.latents[c])), key=lambda c: (keep[c], c))
+            open_classes = sorted((c for c in keep if keep[c] < self._count(c)), key=lambda c: (keep[c], c))
             for c in open_classes[:room]:
                 keep[c] += 1
             room -= min(room, len(open_classes))
-        self.latents = {c: z[:keep[c]].clone() for c, z in self.latents.items()}
+        self.stored = {c: stored_rows(t, slice(0, keep[c])) for c, t in self.stored.items()}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the memory atomically, tied to the generator's fingerprint."""
-        dtype_name = next(k for k, v in STORAGE_DTYPES.items() if v == self.storage_dtype)
         save_checked(path, MEMORY_FILE_KIND, MEMORY_FILE_VERSION, {
-            "fingerprint": self.generator.fingerprint, "storage_dtype": dtype_name,
+            "fingerprint": self.generator.fingerprint, "storage_dtype": self.storage_dtype,
             "generator_storage_dtype": self.generator.provenance["generator_storage_dtype"],
-            "labels": self.classes, "latents": [self.latents[c] for c in self.classes],
+            "labels": self.classes, "latents": [self.stored[c] for c in self.classes],
         })
 
     @classmethod
@@ -152,7 +167,11 @@ class LatentMemory:
             raise StoredFileError(f"{path}: memory was made with generator {payload['fingerprint'][:12]}…, "
                                   f"not with the given generator {generator.fingerprint[:12]}…; load the matching generator file")
         generator_dtype = GENERATOR_STORAGE_DTYPES[payload["generator_storage_dtype"] if version >= 2 else "float32"]
-        memory = cls(generator, STORAGE_DTYPES[payload["storage_dtype"]], generator_dtype)
-        for label, z in zip(payload["labels"], payload["latents"]):
-            memory.add(label, z)
+        memory = cls(generator, payload["storage_dtype"], generator_dtype)
+        for label, stored in zip(payload["labels"], payload["latents"]):  # versions 1-2: float tensors
+            stored = stored if version >= 3 else {"values": stored}
+            if memory.codec.decode(stored).shape[1:] != (generator.config.z_dim,):
+                raise StoredFileError(f"{path}: class {label}'s latents do not decode to the generator's z_dim "
+                                      f"{generator.config.z_dim}; the file does not belong to this generator")
+            memory.stored[int(label)] = stored
         return memory
