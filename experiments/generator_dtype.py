@@ -1,9 +1,9 @@
-r"""Does storing the generator (and the latents) in 16 bits lose anything? CAS of each storage dtype, side by side.
+r"""Does storing the generator and the latents in fewer bits lose anything? CAS of each storage, side by side.
 
     python experiments/generator_dtype.py --generator generators/demo-cifar10-cpu.pt \
         --dataset imagefolder:../shared/data/cifar10-jpeg --seeds 0 1
 
-For each (generator dtype, latent dtype) pair it rounds the generator's weights as a memory stores
+For each (generator storage, latent storage) pair of VARIANTS it rounds the generator's weights as a memory stores
 them (``FrozenGenerator.stored_as``) and the random latents likewise, then scores the classification
 accuracy (CAS: a ConvNet trained only on generated images) with the same seeds as float32, on
 validation photos held out of ``--dataset``'s training photos (choose by these) and on its test photos
@@ -29,7 +29,9 @@ from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 from itgan_replay.memory.codecs import CODECS
 
-VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("float16", "float16"))
+VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("int8", "float32"),
+            ("float16", "float16"), ("float16", "int8"), ("int8", "int8"), ("float16", "int4"))
+"""(generator storage, latent storage) pairs scored, the float32 reference first."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -88,7 +88,31 @@ def test_stored_as_rounds_the_weights_counts_their_bytes_and_leaves_the_source(g
     with pytest.raises(ValueError, match="save the float32"):
         stored.save(tmp_path / "g.pt")
     with pytest.raises(ValueError, match="storage dtype must be one of"):
-        generator.stored_as(torch.int8)
+        generator.stored_as(torch.int16)
+
+
+def test_int8_storage_quantises_weights_per_output_channel_and_counts_scales(generator):
+    before = generator.net.state_dict()
+    stored = generator.stored_as(torch.int8)
+    expected_bytes = 0
+    for key, t in stored.net.state_dict().items():
+        source = before[key]
+        if not t.is_floating_point():
+            assert torch.equal(t, source)
+            expected_bytes += t.numel() * t.element_size()
+        elif t.dim() >= 2:  # weight: integer multiples of one float16 scale per output channel, max |w| -> 127
+            scale = (source.abs().flatten(1).max(1).values / 127).half().float()
+            codes = t.flatten(1) / scale[:, None]
+            assert torch.allclose(codes, codes.round(), atol=1e-3) and codes.abs().max() <= 127 + 1e-3
+            assert ((t - source).flatten(1).abs() <= scale[:, None] / 2 + 1e-6).all()
+            expected_bytes += t.numel() + 2 * len(t)
+        else:  # biases, norms: float16
+            assert torch.equal(t, source.half().float())
+            expected_bytes += 2 * t.numel()
+    assert stored.param_bytes == expected_bytes < generator.param_bytes / 3.5
+    assert stored.provenance["generator_storage_dtype"] == "int8"
+    z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    assert 0 < (stored.generate(z, y) - generator.generate(z, y)).abs().max() < 0.3
 
 
 @pytest.mark.parametrize("ch, storage", [(2, torch.float32), (8, torch.float32), (4, torch.float16)])

@@ -122,15 +122,16 @@ def test_failed_save_leaves_existing_file_untouched(saved, generator, monkeypatc
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temp file left behind
 
 
-def test_memory_with_a_16_bit_generator_counts_it_and_round_trips_exactly(generator, tmp_path):
-    memory = LatentMemory(generator, torch.float16, generator_dtype=torch.bfloat16)
+@pytest.mark.parametrize("generator_dtype", [torch.bfloat16, torch.int8])
+def test_memory_with_a_rounded_generator_counts_it_and_round_trips_exactly(generator, tmp_path, generator_dtype):
+    memory = LatentMemory(generator, torch.float16, generator_dtype=generator_dtype)
     memory.add(0, torch.randn(3, 16))
-    assert memory.generator.storage_dtype == torch.bfloat16 and generator.storage_dtype == torch.float32
-    assert memory.generator_bytes == generator.stored_as(torch.bfloat16).param_bytes < generator.param_bytes
+    assert memory.generator.storage_dtype == generator_dtype and generator.storage_dtype == torch.float32
+    assert memory.generator_bytes == generator.stored_as(generator_dtype).param_bytes < generator.param_bytes
     assert memory.total_bytes == 3 * 16 * 2 + memory.generator_bytes
     memory.save(tmp_path / "m.pt")
     loaded = LatentMemory.load(tmp_path / "m.pt", tiny_generator())  # loaded with the float32 source
-    assert loaded.generator.storage_dtype == torch.bfloat16 and loaded.total_bytes == memory.total_bytes
+    assert loaded.generator.storage_dtype == generator_dtype and loaded.total_bytes == memory.total_bytes
     a, b = (m.sample(20, rng=torch.Generator().manual_seed(2)) for m in (memory, loaded))
     assert torch.equal(a[0], b[0])
 

@@ -24,7 +24,9 @@ from itgan_replay.memory.files import StoredFileError, load_checked, save_checke
 
 GENERATOR_FILE_KIND = "generator"
 GENERATOR_FILE_VERSION = 1
-GENERATOR_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+GENERATOR_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
+"""How a memory may store its generator: int8 quantises every weight matrix or kernel per output channel
+(a float16 scale per channel) and stores the rest (biases, norms' parameters and statistics) in float16."""
 
 
 @dataclass(frozen=True)
@@ -197,15 +199,23 @@ class FrozenGenerator(nn.Module):
 
     @property
     def param_bytes(self) -> int:
-        """Bytes needed to store the generator (spectral norm baked in) with weights in :attr:`storage_dtype`."""
-        float_size = self.storage_dtype.itemsize
-        return sum(t.numel() * (float_size if t.is_floating_point() else t.element_size())
-                   for t in self.net.state_dict().values())
+        """Bytes needed to store the generator (spectral norm baked in) with weights in :attr:`storage_dtype`
+        (int8: one byte a weight of every matrix or kernel plus a float16 scale per output channel,
+        two bytes for each other floating number)."""
+        total = 0
+        for t in self.net.state_dict().values():
+            if not t.is_floating_point():
+                total += t.numel() * t.element_size()
+            elif self.storage_dtype == torch.int8:
+                total += t.numel() + 2 * len(t) if _per_channel(t) else 2 * t.numel()
+            else:
+                total += t.numel() * self.storage_dtype.itemsize
+        return total
 
     def stored_as(self, dtype: torch.dtype) -> "FrozenGenerator":
         """This generator as a memory holds it with weights stored in ``dtype`` (``torch.float32``,
-        ``float16`` or ``bfloat16``): a copy whose floating weights and buffers are rounded to
-        ``dtype``, whose :attr:`param_bytes` counts ``dtype``, and which still computes in
+        ``float16``, ``bfloat16`` or ``int8``; see :data:`GENERATOR_STORAGE_DTYPES`): a copy whose floating
+        weights and buffers are rounded to what is stored, whose :attr:`param_bytes` counts ``dtype``, and which still computes in
         :attr:`dtype`. Images come from exactly the stored values. The :attr:`fingerprint` stays the
         source's (the file it was loaded from); :attr:`storage_dtype` tells the two apart."""
         if dtype not in GENERATOR_STORAGE_DTYPES.values():
@@ -216,7 +226,8 @@ class FrozenGenerator(nn.Module):
         with torch.no_grad():
             for t in copy.net.state_dict().values():
                 if t.is_floating_point():
-                    t.copy_(t.to(dtype))
+                    t.copy_(_int8_per_channel(t) if dtype == torch.int8 and _per_channel(t)
+                            else t.to(torch.float16 if dtype == torch.int8 else dtype))
         copy.folded = FoldedGenerator(copy.net).to(device=copy.device, dtype=copy.dtype)
         copy.storage_dtype = dtype
         return copy
@@ -289,3 +300,15 @@ class FrozenGenerator(nn.Module):
             raise StoredFileError(f"{path}: weights do not match the stored fingerprint; the file was altered")
         frozen.extra = payload["extra"]
         return frozen
+
+
+def _per_channel(t: torch.Tensor) -> bool:
+    """Whether int8 storage quantises ``t`` per output channel: the weight matrices and kernels."""
+    return t.is_floating_point() and t.dim() >= 2
+
+
+def _int8_per_channel(w: torch.Tensor) -> torch.Tensor:
+    """``w`` rounded to int8 codes times a float16 scale per output channel (dim 0): max |w| / 127."""
+    scale = (w.abs().flatten(1).max(1).values / 127).half().float()
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale)).view(-1, *[1] * (w.dim() - 1))
+    return (w / scale).round().clamp(-127, 127) * scale
