@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(m not in METHODS for m in methods):
             raise UsageError(f"unknown method in {methods}; choose from {', '.join(METHODS)}")
         require_at_least(args, {"budgets": 1})
-        generator = FrozenGenerator.load(args.generator).stored_as(GENERATOR_STORAGE_DTYPES[PRESETS[args.preset].generator_dtype])
+        generator = FrozenGenerator.load(args.generator).stored_as(GENERATOR_STORAGE_DTYPES[PRESETS[args.preset].itgan.generator_dtype])
     except (UsageError, ValueError, StoredFileError, DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

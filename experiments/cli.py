@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-from dataclasses import fields
+from collections.abc import Iterable
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+
+from itgan_replay.settings import help_of
 
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
 
@@ -18,21 +21,39 @@ def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) 
     p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
 
 
-def add_preset_options(p: argparse.ArgumentParser, preset_class: type, help_texts: dict[str, str]) -> None:
-    """One ``--option`` per field of the preset dataclass; omitted options keep the preset's value."""
-    for f in fields(preset_class):
-        kind = TYPES[str(f.type).split(" ")[0]]
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, help=f"{help_texts[f.name]} (preset value if omitted)")
+def add_config_options(p: argparse.ArgumentParser, config_class: type, prefix: str = "",
+                       only: Iterable[str] | None = None, skip: Iterable[str] = (), omitted: str | None = None) -> None:
+    """One ``--<prefix><field>`` option per field of the dataclass ``config_class`` (those in ``only``
+    if given, none in ``skip``, no nested configs), with the help its :func:`~itgan_replay.settings.setting`
+    declares. An omitted option is ``None``: the base config's value stands (:func:`config_from_args`),
+    which the help names as ``omitted`` (e.g. "the preset's value"), or else as the field's default."""
+    for f in _option_fields(config_class, only, skip):
+        base_type = str(f.type).removesuffix(" | None")
+        p.add_argument("--" + (prefix + f.name).replace("_", "-"), dest=(prefix + f.name).replace("-", "_"),
+                       type=TYPES[base_type], metavar=base_type.upper(),
+                       help=f"{help_of(f)} (omitted: {omitted or _shown(f)})")
 
 
-def preset_overrides(args: argparse.Namespace, preset_class: type) -> dict[str, Any]:
-    """The preset fields given on the command line, converted to their field types."""
-    out = {}
-    for f in fields(preset_class):
-        value = getattr(args, f.name)
+def config_from_args(args: argparse.Namespace, base: Any, prefix: str = "", only: Iterable[str] | None = None,
+                     skip: Iterable[str] = ()) -> Any:
+    """``base`` (a dataclass instance) with the options of :func:`add_config_options` that were given;
+    the config class checks the values (``ValueError``)."""
+    given = {}
+    for f in _option_fields(type(base), only, skip):
+        value = getattr(args, (prefix + f.name).replace("-", "_"))
         if value is not None:
-            out[f.name] = bool(value) if str(f.type) == "bool" else value
-    return out
+            given[f.name] = bool(value) if str(f.type) == "bool" else value
+    return replace(base, **given)
+
+
+def _option_fields(config_class: type, only: Iterable[str] | None, skip: Iterable[str]) -> list:
+    only, skip = (None if only is None else set(only)), set(skip)
+    return [f for f in fields(config_class) if "help" in f.metadata and f.name not in skip and (only is None or f.name in only)]
+
+
+def _shown(f) -> str:
+    """A field's default as its option is written (booleans as 1 / 0); presets may replace it."""
+    return str(int(f.default)) if isinstance(f.default, bool) else str(f.default)
 
 
 def require_at_least(args: argparse.Namespace, minimum: dict[str, int | float]) -> None:

@@ -21,35 +21,12 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, add_preset_options, preset_overrides, require_at_least
+from experiments.cli import add_config_options, add_dataset_options, config_from_args, require_at_least
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
-from itgan_replay.gan.pretrain import (PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, config_with_overrides,
-                                   init_normal_)
+from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
 from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.files import atomic_write_bytes
-
-HELP = {
-    "ch": "generator channel width (the paper's CIFAR setting: 64)",
-    "d_ch": "discriminator channel width",
-    "z_dim": "latent dimension",
-    "batch_size": "images per batch",
-    "d_steps": "discriminator steps per generator step",
-    "lr_g": "generator Adam learning rate",
-    "lr_d": "discriminator Adam learning rate",
-    "beta1": "Adam beta1", "beta2": "Adam beta2",
-    "ema_decay": "decay of the exponential moving average of G (what is saved)",
-    "ema_start": "iteration from which the EMA averages (before it, it copies G)",
-    "iterations": "total generator iterations",
-    "diffaug": "DiffAugment (translation + cutout) on real and fake images for D (1 on, 0 off)",
-    "checkpoint_every": "iterations between checkpoints and sample grids",
-    "log_every": "iterations between progress/TensorBoard updates and discriminator-collapse checks",
-    "max_rollbacks": "how often a collapsed discriminator may be rolled back to the last checkpoint with lr_d halved",
-    "standing_batches": "batches of random latents that recompute G_ema's batch-norm statistics before freezing",
-    "seed": "random seed (weights, batches, latents, augmentation)",
-    "amp": "mixed precision: bfloat16 autocast of G's and D's forward passes (1 on, 0 off; for GPUs with bf16)",
-}
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cas-per-class", type=int, default=500, help="generated images per class for the CAS classifier")
     p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_preset_options(p, PretrainConfig, HELP)
+    add_config_options(p, PretrainConfig, omitted="the preset's value")
     return p.parse_args(argv)
 
 
@@ -75,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
     try:
-        config = config_with_overrides(args.preset, **preset_overrides(args, PretrainConfig))
+        config = config_from_args(args, PRESETS[args.preset])
         require_at_least(args, {"validation_per_class": 0})
     except ValueError as err:  # a setting's message names its --option with underscores
         print(f"error: {err}", file=sys.stderr)

@@ -77,7 +77,8 @@ def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args:
     images = train.normalize(train.images)
     out = {}
     for name in LATENT_MEMORIES:
-        plugin = ITGANReplayPlugin(generator, latent_config(name, replace(plugin_config(preset, args), total_classes=n_classes)))
+        config = replace(plugin_config(preset, args), budget_bytes=preset.budget_bytes, total_classes=n_classes)
+        plugin = ITGANReplayPlugin(generator, latent_config(name, config))
         out[name] = {}
         for experience, classes in enumerate(per_experience):
             mask = torch.isin(train.labels, torch.tensor(classes))

@@ -26,14 +26,16 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (add_dataset_options, add_preset_options, code_version, differences, preset_overrides,
+from experiments.cli import (add_config_options, add_dataset_options, code_version, config_from_args, differences,
                              require_at_least, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory.latent import BudgetError
+from itgan_replay.settings import setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.jpeg_buffer import JPEGClassBalancedBuffer
@@ -44,26 +46,16 @@ from strategies.scenario import class_incremental_stream, seeded_class_order
 
 @dataclass(frozen=True)
 class Preset:
-    model: str
-    model_width: int | None
-    epochs: int
-    batch_size: int
-    lr: float
-    budget_bytes: int
-    condense_iterations: int
-    condense_lr: float
-    subset_size: int
-    real_batch: int
-    inversion_steps: int
-    embedding_width: int | None
-    lam: float = 0.0
-    storage_dtype: str = "float32"
-    generator_dtype: str = "float32"
-    inversion_net: str = "trained"
-    jpeg_quality: int = 50
-    real_dtype: str = "float32"
-    input_grad_dtype: str = "float32"
-    condense_compile: bool = False
+    """The main job's settings: the learner, the byte budget every method gets, and the IT-GAN plugin's."""
+
+    model: str = setting("convnet", "classifier architecture (convnet | resnet18)")
+    model_width: int | None = setting(None, "classifier channel width (the architecture's default if unset)")
+    epochs: int = setting(4, "training epochs per experience")
+    batch_size: int = setting(64, "mini-batch size of new data (replay adds as many samples again)")
+    lr: float = setting(0.01, "SGD learning rate (momentum 0.9)")
+    budget_bytes: int = setting(1_300_000, "memory budget of every replay method in bytes; a generator counts against it")
+    jpeg_quality: int = setting(50, "JPEG quality (1-100) of the jpeg method's exemplars")
+    itgan: ITGANReplayConfig = ITGANReplayConfig()
 
     def __post_init__(self) -> None:
         """Checks the settings that no plugin or buffer config checks (those check their own)."""
@@ -77,49 +69,50 @@ class Preset:
             raise ValueError(f"--lr must be positive, got {self.lr}")
 
 
+def cpu_itgan(iterations: int, inversion_steps: int) -> ITGANReplayConfig:
+    """The plugin settings of the 2-core presets (condensation lr, real batch, subsets, embedding width and a
+    float16 generator chosen on held-out training photos: docs/results.md, sections 1 and 6)."""
+    return ITGANReplayConfig(condense=CondenseConfig(iterations=iterations, lr=1e-2, subset_size=500, real_batch=128),
+                             inversion=InversionConfig(steps=inversion_steps), embedding_width=32, generator_dtype="float16")
+
+
 PRESETS = {
     # the paper's protocol: ResNet-18, ch=64 generator, 5,000 condensation iterations, 200 epochs (GPU)
-    "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, 5000, 1e-3, 500, 256, 1000, None),
-    # for 2 CPU cores on Split-CIFAR-10 with the cpu-preset generator stored in float16; the condensation
-    # lr and iterations were chosen on held-out training photos (docs/results.md, section 1)
-    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, 200, 1e-2, 500, 128, 40, 32, generator_dtype="float16"),
+    "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, itgan=ITGANReplayConfig(
+        condense=CondenseConfig(iterations=5000, lr=1e-3, subset_size=500, real_batch=256),
+        inversion=InversionConfig(steps=1000))),
+    # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16
+    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40)),
     # 100 classes in 10 experiences on 2 CPU cores (Split-CIFAR-100's shape): the bytes of 1,200 raw 32x32 photos
-    # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); quick's settings with 50 condensation
-    # iterations and 20 inversion steps to keep a seed's job near 90 minutes (provisional: to be chosen on
-    # held-out training photos with the 100-class generator)
-    "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, 50, 1e-2, 500, 128, 20, 32, generator_dtype="float16"),
+    # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); 50 condensation iterations and 20
+    # inversion steps keep a seed's job near 90 minutes
+    "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
     # for tests and a first try: minutes on tiny data
-    "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, 2, 1e-3, 500, 16, 2, 8),
+    "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(
+        condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
+        inversion=InversionConfig(steps=2), embedding_width=8)),
 }
-HELP = {
-    "model": "classifier architecture (convnet | resnet18)",
-    "model_width": "classifier channel width (the architecture's default where the preset has none)",
-    "epochs": "training epochs per experience",
-    "batch_size": "mini-batch size of new data (replay adds as many samples again)",
-    "lr": "SGD learning rate (momentum 0.9)",
-    "budget_bytes": "memory budget of every replay method in bytes; the generator counts against it",
-    "condense_iterations": "IT-GAN condensation iterations per (class, subset) job",
-    "condense_lr": "Adam learning rate of the latents in condensation (paper: 1e-3)",
-    "subset_size": "latents per condensation subset (paper: 500 on CIFAR-100)",
-    "real_batch": "real images per condensation step",
-    "inversion_steps": "GAN inversion steps per latent batch",
-    "embedding_width": "width of the ConvNet embedding nets used for inversion and condensation",
-    "lam": "weight lambda of the paired regulariser R in condensation (Eq. 4)",
-    "storage_dtype": "how latents are stored and counted (bytes each at z_dim 128): float32 (512), float16 (256), int8 (132: "
-                     "codes, a float16 scale and offset) or int4 (68: codes two to a byte, scale, offset); condensation "
-                     "optimises through the stored rounding",
-    "generator_dtype": "how the generator's weights are stored and counted: float32, float16 or bfloat16; "
-                       "condensation and replay use exactly the rounded weights",
-    "inversion_net": "feature net phi of the inversion (Eq. 1): trained (on the current experience only) or random",
-    "jpeg_quality": "JPEG quality (1-100) of the jpeg method's exemplars",
-    "real_dtype": "precision of the real images' embeddings in condensation (the matching targets, no gradient): "
-                  "float32, or bfloat16 (faster where bf16 is native: AVX512-BF16/AMX CPUs, GPUs); the synthetic "
-                  "images' embeddings and gradients stay float32",
-    "input_grad_dtype": "precision of the operands of the embedding net's convolution input gradients in condensation: "
-                        "float32, or bfloat16 (faster where bf16 is native; accumulation stays float32)",
-    "condense_compile": "1: run condensation's embedding nets through torch.compile (faster; compiling takes about "
-                        "half a minute and needs a C++ compiler on CPU), 0: eager",
-}
+ITGAN_OPTIONS = ("inversion_net", "inversion_net_epochs", "embedding", "embedding_arch", "embedding_width", "pool_size",
+                 "pool_epochs", "regenerate", "storage_dtype", "generator_dtype")
+"""The plugin settings the main job takes as options (the rest it sets itself: the budget, classes, seed, init)."""
+
+
+def add_setting_options(p: argparse.ArgumentParser) -> None:
+    """The options of every setting of the main job, from the config classes that declare them."""
+    preset = "the preset's value"
+    add_config_options(p, Preset, omitted=preset)
+    add_config_options(p, ITGANReplayConfig, only=ITGAN_OPTIONS, omitted=preset)
+    add_config_options(p, CondenseConfig, prefix="condense_", omitted=preset)
+    add_config_options(p, InversionConfig, prefix="inversion_", omitted=preset)
+
+
+def preset_from_args(args: argparse.Namespace) -> Preset:
+    """The ``--preset`` with the options given (ValueError for a bad value)."""
+    base = PRESETS[args.preset]
+    itgan = config_from_args(args, base.itgan, only=ITGAN_OPTIONS)
+    itgan = replace(itgan, condense=config_from_args(args, itgan.condense, prefix="condense_"),
+                    inversion=config_from_args(args, itgan.inversion, prefix="inversion_"))
+    return replace(config_from_args(args, base), itgan=itgan)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -147,7 +140,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="save each latent method's memory to runs/<name>/memories/<method>.pt after every experience, the last "
                         "one condensed too (load it with LatentMemory.load(path, FrozenGenerator.load(generator)))")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_preset_options(p, Preset, HELP)
+    add_setting_options(p)
     return p.parse_args(argv)
 
 
@@ -202,18 +195,8 @@ def curves(metrics: dict, n_exp: int) -> dict:
 
 
 def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig:
-    """The IT-GAN plugin settings of a preset (checked: a bad value is a :class:`UsageError`)."""
-    try:
-        return ITGANReplayConfig(
-            budget_bytes=preset.budget_bytes, seed=args.seed, progress=not args.no_progress,
-            storage_dtype=preset.storage_dtype, generator_dtype=preset.generator_dtype, inversion_net=preset.inversion_net,
-            inversion_steps=preset.inversion_steps, embedding_width=preset.embedding_width,
-            condense=CondenseConfig(iterations=preset.condense_iterations, lr=preset.condense_lr,
-                                    subset_size=preset.subset_size, real_batch=preset.real_batch, lam=preset.lam,
-                                    real_dtype=preset.real_dtype, input_grad_dtype=preset.input_grad_dtype,
-                                    compile=preset.condense_compile))
-    except ValueError as err:
-        raise UsageError(str(err)) from err
+    """The IT-GAN plugin settings of a preset for this run's seed and progress bars."""
+    return replace(preset.itgan, seed=args.seed, progress=not args.no_progress)
 
 
 def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
@@ -305,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is None:  # from the number of class folders: no photo is read before the options are checked
         args.preset = "hundred" if count_classes(args.dataset) >= 100 else "quick"
     try:
-        preset = replace(PRESETS[args.preset], **preset_overrides(args, Preset))
+        preset = preset_from_args(args)
         require_at_least(args, {"experiences": 1, "validation_per_class": 0})
     except ValueError as err:
         raise UsageError(str(err)) from err
@@ -339,11 +322,11 @@ def run(args: argparse.Namespace) -> int:
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
                              f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
-        stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.generator_dtype])  # as the memories hold it
+        stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
         provenance, generator_bytes = stored.provenance, stored.param_bytes
         if preset.budget_bytes < generator_bytes:
             raise UsageError(f"budget of {preset.budget_bytes:,} bytes is below the generator's {generator_bytes:,} bytes "
-                             f"in {preset.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
+                             f"in {preset.itgan.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
     class_order = seeded_class_order(n_classes, args.seed)

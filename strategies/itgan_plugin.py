@@ -25,6 +25,7 @@ from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import EmbeddingSampler, build_pool, trained_net
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
+from itgan_replay.settings import setting
 
 from .replay import MemoryUse
 
@@ -42,30 +43,41 @@ class ITGANReplayConfig:
     older classes are shrunk to keep the memory class-balanced).
     """
 
-    latents_per_class: int | None = None
-    budget_bytes: int | None = None
-    total_classes: int | None = None  # with a budget: share it among this many classes from the start
-    init: str = "inversion"  # or "random": N(0, I) latents, no inversion
+    latents_per_class: int | None = setting(None, "latents of every class (or set budget_bytes)")
+    budget_bytes: int | None = setting(None, "bytes of the whole memory, the generator's included (or set latents_per_class)")
+    total_classes: int | None = setting(None, "with a budget: share it among this many classes from the start")
+    init: str = setting("inversion", "inversion: latents start as GAN inversions of real images (Eq. 1); random: N(0, I)")
     condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
-    inversion_steps: int = 100
-    inversion_lr: float = 0.05
-    inversion_net: str = "trained"  # phi of Eq. 1: a net trained on the experience's data, or "random" (untrained)
-    inversion_net_epochs: int = 5
-    embedding: str = "random"  # or "pool": nets pretrained briefly on the experience's data
-    embedding_arch: str = "convnet"
-    embedding_width: int | None = None
-    pool_size: int = 5
-    pool_epochs: int = 1
-    replay_batch_size: int | None = None  # default: the strategy's train_mb_size
-    regenerate: str = "batch"  # or "experience": regenerate all replay images once per experience
-    storage_dtype: str = "float32"  # of the latents
-    generator_dtype: str = "float32"  # of the generator's weights, as stored and counted (float16, bfloat16)
-    seed: int = 0
-    progress: bool = True
+    inversion: InversionConfig = InversionConfig(steps=100)
+    inversion_net: str = setting("trained", "feature net phi of the inversion: trained (on the current experience only) "
+                                            "or random (untrained)")
+    inversion_net_epochs: int = setting(5, "training epochs of the trained inversion net")
+    embedding: str = setting("random", "embedding nets of condensation: random (a new one every step) or pool (nets "
+                                       "trained briefly on the experience's data)")
+    embedding_arch: str = setting("convnet", "architecture of the inversion and embedding nets (convnet | resnet18)")
+    embedding_width: int | None = setting(None, "width of the inversion and embedding nets (the architecture's default "
+                                                "if unset)")
+    pool_size: int = setting(5, "nets in the pool (embedding=pool)")
+    pool_epochs: int = setting(1, "training epochs of each pooled net")
+    replay_batch_size: int | None = setting(None, "regenerated images added to each mini-batch (default: the "
+                                                  "strategy's train_mb_size)")
+    regenerate: str = setting("batch", "batch: regenerate every replay batch; experience: regenerate the whole memory "
+                                       "once per experience")
+    storage_dtype: str = setting("float32", "how latents are stored and counted (bytes each at z_dim 128): float32 (512), "
+                                            "float16 (256), int8 (132: codes, a float16 scale and offset) or int4 (68: "
+                                            "codes two to a byte); condensation optimises through the stored rounding")
+    generator_dtype: str = setting("float32", "how the generator's weights are stored and counted: float32, float16, "
+                                              "bfloat16 or int8 (per output channel, the rest float16); condensation "
+                                              "and replay use exactly the stored weights")
+    seed: int = setting(0, "seed of condensation and replay sampling")
+    progress: bool = setting(True, "progress bars while condensing")
 
-    def __post_init__(self) -> None:
+    def check_size(self) -> None:
+        """Checks that exactly one of ``latents_per_class`` and ``budget_bytes`` is set (a plugin needs one)."""
         if (self.latents_per_class is None) == (self.budget_bytes is None):
             raise ValueError("set exactly one of latents_per_class and budget_bytes")
+
+    def __post_init__(self) -> None:
         if self.latents_per_class is not None and self.latents_per_class < 1:
             raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
         checks = {"init": ("inversion", "random"), "embedding": ("random", "pool"),
@@ -109,6 +121,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None) -> None:
         super().__init__()
+        config.check_size()
         self.config = config
         self.memory = memory or LatentMemory(generator, config.storage_dtype,
                                              GENERATOR_STORAGE_DTYPES[config.generator_dtype])
@@ -199,7 +212,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
             self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]),
                                    "latents": min(per_class, len(real[c]))})
         sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)
-        inversion = InversionConfig(cfg.inversion_steps, cfg.inversion_lr) if cfg.init == "inversion" else None
+        inversion = cfg.inversion if cfg.init == "inversion" else None
         start, inversion_net = time.perf_counter(), None
         if inversion is not None and cfg.inversion_net == "trained":  # this experience's data only
             inversion_net = trained_net(images, labels, n_classes, cfg.inversion_net_epochs, cfg.embedding_arch,

@@ -208,12 +208,13 @@ def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
     root, dataset, gen = setup
     argv = ["--dataset", dataset, "--generator", str(gen), "--preset", "smoke", "--validation-per-class", "4",
             "--methods", "itgan", "--name", "ps", "--out-dir", str(root / "runs"), "--no-progress",
-            "--setting", "a=--condense-lr 0.01", "--setting", "b=--condense-lr 0.1 --real-batch 8"]
+            "--setting", "a=--condense-lr 0.01", "--setting", "b=--condense-lr 0.1 --condense-real-batch 8"]
     assert preset_sweep.main(argv) == 0
     rows = json.loads((root / "runs/ps/sweep.json").read_text())["rows"]
     assert sorted(r["setting"] for r in rows) == ["a", "b"]
     assert [r["validation_accuracy"] for r in rows] == sorted((r["validation_accuracy"] for r in rows), reverse=True)
-    assert {r["setting"]: (r["values"]["condense_lr"], r["values"]["real_batch"]) for r in rows} == {"a": (0.01, 16), "b": (0.1, 8)}
+    condense = {r["setting"]: r["values"]["itgan"]["condense"] for r in rows}
+    assert {s: (c["lr"], c["real_batch"]) for s, c in condense.items()} == {"a": (0.01, 16), "b": (0.1, 8)}
     assert preset_sweep.main(argv[:-4] + ["--setting", "no-equals-sign"]) == 2
     assert "NAME=" in capsys.readouterr().err
 
@@ -343,9 +344,10 @@ def test_condense_script_passes_its_precision_settings_to_the_condenser(tmp_path
     from itgan_replay.memory.latent import LatentMemory
 
     _, dataset, generator_path = setup
-    common = ["--generator", str(generator_path), "--dataset", dataset, "--latents-per-class", "3", "--iterations", "2",
-              "--subset-size", "3", "--real-batch", "4", "--inversion-steps", "1", "--embedding-width", "8", "--no-progress"]
-    for name, extra in (("exact", []), ("low", ["--real-dtype", "bfloat16", "--input-grad-dtype", "bfloat16"])):
+    common = ["--generator", str(generator_path), "--dataset", dataset, "--latents-per-class", "3", "--condense-iterations", "2",
+              "--condense-subset-size", "3", "--condense-real-batch", "4", "--inversion-steps", "1", "--embedding-width", "8",
+              "--no-progress"]
+    for name, extra in (("exact", []), ("low", ["--condense-real-dtype", "bfloat16", "--condense-input-grad-dtype", "bfloat16"])):
         assert condense_main(common + ["--out", str(tmp_path / f"{name}.pt")] + extra) == 0
     generator = FrozenGenerator.load(generator_path)
     exact, low = (LatentMemory.load(tmp_path / f"{name}.pt", generator) for name in ("exact", "low"))
@@ -378,7 +380,7 @@ def test_hundred_classes_in_ten_experiences_stay_within_the_budget_at_every_expe
 
 @pytest.mark.parametrize("script, extra, message", [
     ("condense_dataset", ["--latents-per-class", "0"], "--latents-per-class must be 1 or more, got 0"),
-    ("condense_dataset", ["--iterations", "-1"], "iterations must be >= 0, subset_size and real_batch >= 1"),
+    ("condense_dataset", ["--condense-iterations", "-1"], "iterations must be >= 0, subset_size and real_batch >= 1"),
     ("synthetic_training", ["--epochs", "0"], "--epochs must be 1 or more, got 0"),
     ("synthetic_training", ["--per-class", "10", "0"], "--per-class must be 1 or more, got 0"),
     ("budget_sweep", ["--budgets", "1000", "-5"], "--budgets must be 1 or more, got -5"),
@@ -402,3 +404,21 @@ def test_other_scripts_stop_bad_values_with_one_line_before_any_data_loads(setup
                 "generator_dtype": ["--out", str(tmp_path)]}[script]
     assert module.main(["--dataset", dataset, "--generator", str(generator), *required, *extra]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_main_job_and_dataset_condensation_take_the_same_options_from_the_config_classes(capsys):
+    import re
+    from dataclasses import fields
+
+    from experiments import condense_dataset
+    from itgan_replay.condensation.condense import CondenseConfig
+    from itgan_replay.condensation.inversion import InversionConfig
+
+    options = {}
+    for script in (split_cifar100, condense_dataset):
+        with pytest.raises(SystemExit):
+            script.parse_args(["--help"])
+        options[script] = set(re.findall(r"--(?:condense|inversion)-[a-z-]+", capsys.readouterr().out))
+    expected = {f"--condense-{f.name.replace('_', '-')}" for f in fields(CondenseConfig)}
+    expected |= {f"--inversion-{f.name.replace('_', '-')}" for f in fields(InversionConfig)}
+    assert options[split_cifar100] - {"--inversion-net", "--inversion-net-epochs"} == expected == options[condense_dataset]

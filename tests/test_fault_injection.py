@@ -126,8 +126,9 @@ def test_pretraining_killed_resumes_bit_identical(tmp_path):
 
 def test_dataset_condensation_killed_keeps_finished_jobs_and_ends_bit_identical(stream, tmp_path):
     _, dataset, generator = stream
-    common = ["--generator", str(generator), "--dataset", dataset, "--latents-per-class", "4", "--subset-size", "2",
-              "--iterations", "2", "--real-batch", "4", "--inversion-steps", "1", "--embedding-width", "8", "--no-progress"]
+    common = ["--generator", str(generator), "--dataset", dataset, "--latents-per-class", "4", "--condense-subset-size", "2",
+              "--condense-iterations", "2", "--condense-real-batch", "4", "--inversion-steps", "1", "--embedding-width", "8",
+              "--no-progress"]
     whole, killed = tmp_path / "whole.pt", tmp_path / "killed.pt"
     assert run_script("condense_dataset.py", common + ["--out", str(whole)]).returncode == 0
     n = kill_point(3, 2, 8)  # 8 jobs (4 classes x 2 subsets), one job per call: at least one finished first

@@ -7,6 +7,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from avalanche.training.supervised import EWC, LwF, Naive
 
 from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ConvNet
 from itgan_replay.data import ImageTensors
 from itgan_replay.memory.latent import BudgetError
@@ -33,7 +34,7 @@ class Spy(SupervisedPlugin):
 
 
 def plugin_config(**kw):
-    base = dict(condense=CondenseConfig(iterations=3, lr=0.01, real_batch=8, subset_size=4), inversion_steps=3,
+    base = dict(condense=CondenseConfig(iterations=3, lr=0.01, real_batch=8, subset_size=4), inversion=InversionConfig(steps=3),
                 embedding_width=8, replay_batch_size=6, progress=False)
     return ITGANReplayConfig(**(base | kw))
 
@@ -120,7 +121,7 @@ def test_last_experience_is_condensed_only_when_the_memory_is_kept():
 
 def test_bad_plugin_settings_are_errors():
     with pytest.raises(ValueError, match="exactly one"):
-        ITGANReplayConfig()
+        ITGANReplayPlugin(tiny_generator(), ITGANReplayConfig())
     with pytest.raises(ValueError, match="init must be one of"):
         ITGANReplayConfig(latents_per_class=2, init="noise")
     generator = tiny_generator()
@@ -164,7 +165,7 @@ def test_float16_generator_is_counted_and_used_for_condensation_and_replay():
     assert torch.equal(plugin.memory.sample(len(z), rng=torch.Generator().manual_seed(0))[0],
                        generator.stored_as(torch.float16).generate(*[t[torch.randint(len(z), (len(z),), generator=torch.Generator().manual_seed(0))] for t in (z, y)]))
     with pytest.raises(ValueError, match="generator_dtype must be one of"):
-        ITGANReplayConfig(latents_per_class=2, generator_dtype="int8")
+        ITGANReplayConfig(latents_per_class=2, generator_dtype="int4")
     with pytest.raises(ValueError, match="stored as"):  # a memory of the float16 generator with a float32 setting
         ITGANReplayPlugin(generator, plugin_config(latents_per_class=2), memory=plugin.memory)
 

@@ -31,6 +31,7 @@ from itgan_replay.condensation.inversion import InversionConfig, NonFiniteLossEr
 from itgan_replay.condensation.nets import EmbeddingSampler, input_grads_in
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import LatentCodec
+from itgan_replay.settings import setting
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choices of real_dtype and input_grad_dtype
@@ -40,18 +41,20 @@ PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choic
 class CondenseConfig:
     """Settings of condensation (paper: 5,000 iterations, Adam lr 1e-3, subsets of 500/1,250)."""
 
-    iterations: int = 5000
-    lr: float = 1e-3
-    lam: float = 0.0
-    real_batch: int = 256
-    subset_size: int = 500
-    split: str = "fixed"  # "fixed": subsets fixed once; "random": re-split at random every step
-    matching: str = "distribution"  # or "gradient"
-    real_dtype: str = "float32"  # or "bfloat16": the real images' embeddings (targets, no gradient) under autocast;
-    # pays off where bf16 is native (AVX512-BF16/AMX CPUs, GPUs). It leaves synthetic images and latents in float32
-    input_grad_dtype: str = "float32"  # or "bfloat16": the embedding net's convolutions compute the synthetic images'
-    # gradients from bf16 copies of their weights and output gradients (float32 accumulation); forward stays float32
-    compile: bool = False  # run the embedding net through torch.compile (inductor; on CPU it needs a C++ compiler)
+    iterations: int = setting(5000, "condensation iterations per (class, subset) job (paper: 5,000)")
+    lr: float = setting(1e-3, "Adam learning rate of the latents (paper: 1e-3)")
+    lam: float = setting(0.0, "weight lambda of the paired regulariser R (Eq. 4), in [0, 1]")
+    real_batch: int = setting(256, "real images per condensation step")
+    subset_size: int = setting(500, "latents per subset, matched on its own (paper: 500 on CIFAR-100)")
+    split: str = setting("fixed", "fixed: subsets fixed once; random: re-split at random every step (the paper's mixing)")
+    matching: str = setting("distribution", "distribution (DM, Eq. 2) or gradient (DC's gradient matching)")
+    real_dtype: str = setting("float32", "precision of the real images' embeddings (the targets, no gradient): float32, or "
+                                         "bfloat16 where bf16 is native (AVX512-BF16/AMX CPUs, GPUs); synthetic images "
+                                         "and latents stay float32")
+    input_grad_dtype: str = setting("float32", "precision of the operands of the embedding net's convolution input "
+                                               "gradients: float32, or bfloat16 where native (float32 accumulation)")
+    compile: bool = setting(False, "run the embedding nets through torch.compile (1; on CPU it needs a C++ compiler, "
+                                   "compiling takes about half a minute) or eager (0)")
 
     def __post_init__(self) -> None:
         if self.split not in ("fixed", "random"):

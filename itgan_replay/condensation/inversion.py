@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.settings import setting
 
 ProgressFn = Callable[[int, int, float], None]
 
@@ -24,10 +25,10 @@ class NonFiniteLossError(RuntimeError):
 class InversionConfig:
     """Settings of :func:`invert` as used to initialise condensation."""
 
-    steps: int = 300
-    lr: float = 0.05
-    lambda_pixel: float = 1.0
-    batch_size: int = 500
+    steps: int = setting(300, "GAN inversion steps (Eq. 1) per latent batch")
+    lr: float = setting(0.05, "Adam learning rate of the inversion")
+    lambda_pixel: float = setting(1.0, "weight of the pixel term beside the feature term in Eq. 1")
+    batch_size: int = setting(500, "latents inverted together")
 
 
 def inversion_loss(generated: torch.Tensor, real: torch.Tensor, feature_net: nn.Module | None,

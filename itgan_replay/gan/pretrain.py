@@ -13,9 +13,9 @@ import copy
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,7 @@ from tqdm import tqdm
 from itgan_replay.condensation.augment import diff_augment
 from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.memory.files import load_checked, save_checked
+from itgan_replay.settings import setting
 
 CHECKPOINT_KIND = "gan-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -41,25 +42,28 @@ class TrainingDivergedError(RuntimeError):
 class PretrainConfig:
     """Every setting of a pretraining run (each one is a command-line option)."""
 
-    ch: int = 64
-    d_ch: int = 64
-    z_dim: int = 128
-    batch_size: int = 50
-    d_steps: int = 4
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.0
-    beta2: float = 0.999
-    ema_decay: float = 0.9999
-    ema_start: int = 1000
-    iterations: int = 100_000
-    diffaug: bool = True
-    checkpoint_every: int = 1000
-    log_every: int = 50
-    max_rollbacks: int = 3
-    standing_batches: int = 16
-    seed: int = 0
-    amp: bool = False  # bfloat16 autocast for G's and D's forward passes (mixed precision; weights stay float32)
+    ch: int = setting(64, "generator channel width (the paper's CIFAR setting: 64)")
+    d_ch: int = setting(64, "discriminator channel width")
+    z_dim: int = setting(128, "latent dimension")
+    batch_size: int = setting(50, "images per batch")
+    d_steps: int = setting(4, "discriminator steps per generator step")
+    lr_g: float = setting(2e-4, "generator Adam learning rate")
+    lr_d: float = setting(2e-4, "discriminator Adam learning rate")
+    beta1: float = setting(0.0, "Adam beta1")
+    beta2: float = setting(0.999, "Adam beta2")
+    ema_decay: float = setting(0.9999, "decay of the exponential moving average of G (what is saved)")
+    ema_start: int = setting(1000, "iteration from which the EMA averages (before it, it copies G)")
+    iterations: int = setting(100_000, "total generator iterations")
+    diffaug: bool = setting(True, "DiffAugment (translation + cutout) on real and fake images for D (1 on, 0 off)")
+    checkpoint_every: int = setting(1000, "iterations between checkpoints and sample grids")
+    log_every: int = setting(50, "iterations between progress/TensorBoard updates and discriminator-collapse checks")
+    max_rollbacks: int = setting(3, "how often a collapsed discriminator may be rolled back to the last checkpoint "
+                                    "with lr_d halved")
+    standing_batches: int = setting(16, "batches of random latents that recompute G_ema's batch-norm statistics "
+                                        "before freezing")
+    seed: int = setting(0, "random seed (weights, batches, latents, augmentation)")
+    amp: bool = setting(False, "mixed precision: bfloat16 autocast of G's and D's forward passes (1 on, 0 off; "
+                               "weights stay float32; for GPUs with bf16)")
 
     def __post_init__(self) -> None:
         for name in ("ch", "d_ch", "z_dim", "batch_size", "d_steps", "iterations", "checkpoint_every", "log_every",
@@ -411,11 +415,3 @@ class GANTrainer:
         bar.refresh()
         if self.writer:
             self.writer.add_scalar("d/rollbacks", rollbacks, dead_at)
-
-
-def config_with_overrides(preset: str, **overrides: Any) -> PretrainConfig:
-    """A preset with the non-None ``overrides`` applied."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset '{preset}'; choose from {sorted(PRESETS)}")
-    known = {f.name for f in fields(PretrainConfig)}
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None and k in known})
