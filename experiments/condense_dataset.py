@@ -21,18 +21,18 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from experiments.cli import add_config_options, add_dataset_options, config_from_args, require_at_least
-from itgan_replay.condensation.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs
+from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
 from itgan_replay.condensation.inversion import InversionConfig
-from itgan_replay.condensation.nets import EmbeddingSampler
+from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.data import DatasetError, load_dataset
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError
 from itgan_replay.memory.latent import LatentMemory
 from strategies.itgan_plugin import ITGANReplayConfig
 
-DATASET_OPTIONS = ("init", "embedding_arch", "embedding_width", "storage_dtype", "generator_dtype")
-"""The plugin settings that apply here; the inversion and embedding nets are random ones (no experience to train on)."""
+RECIPE_OPTIONS = ("init", "inversion_net", "inversion_net_epochs", "embedding_arch", "embedding_width")
+STORAGE_OPTIONS = ("storage_dtype", "generator_dtype")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latents-per-class", type=int, default=100, help="latents per class (capped at the class's image count)")
     add_config_options(p, CondenseConfig, prefix="condense_")
     add_config_options(p, InversionConfig, prefix="inversion_")
-    add_config_options(p, ITGANReplayConfig, only=DATASET_OPTIONS)
+    add_config_options(p, LatentRecipe, only=RECIPE_OPTIONS)
+    add_config_options(p, ITGANReplayConfig, only=STORAGE_OPTIONS)
     p.add_argument("--backend", choices=["gloo", "nccl"], help="torch.distributed backend (default: nccl on GPUs, else gloo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the image order and of every job")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -52,12 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def checked_config(args: argparse.Namespace) -> ITGANReplayConfig:
-    """The settings of ``args`` (the main job's config classes and option names; the plugin's
-    inversion and embedding settings too), every option checked before anything loads (ValueError)."""
+    """The settings of ``args`` (the main job's config classes and option names), every option checked
+    before anything loads (ValueError)."""
     require_at_least(args, {"latents_per_class": 1, "embedding_width": 1, "inversion_steps": 0})
-    base = ITGANReplayConfig(condense=config_from_args(args, CondenseConfig(), prefix="condense_"),
-                             inversion=config_from_args(args, InversionConfig(), prefix="inversion_"))
-    return config_from_args(args, base, only=DATASET_OPTIONS)
+    recipe = LatentRecipe(condense=config_from_args(args, CondenseConfig(), prefix="condense_"),
+                          inversion=config_from_args(args, InversionConfig(), prefix="inversion_"))
+    recipe = config_from_args(args, recipe, only=RECIPE_OPTIONS)
+    return config_from_args(args, ITGANReplayConfig(recipe), only=STORAGE_OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,16 +84,21 @@ def main(argv: list[str] | None = None) -> int:
         train, _ = load_dataset(args.dataset, args.data_root)
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
-        real = class_image_sets(train.normalize(train.images), train.labels, classes, args.seed)
-        jobs = plan_jobs({c: min(args.latents_per_class, len(real[c])) for c in classes}, config.condense, args.seed)
         memory = LatentMemory(generator, config.storage_dtype, generator.storage_dtype)
-        sampler = EmbeddingSampler(config.embedding_arch, len(classes), config.embedding_width, device=device)
-        condenser = Condenser(generator, sampler, config.condense, inversion=config.inversion if config.init == "inversion" else None,
-                              codec=memory.condense_codec)
-        with tqdm(total=len(jobs) * config.condense.iterations, disable=args.no_progress or rank != 0, desc="condense") as bar:
-            latents, ran = run_distributed(condenser, jobs, real, args.shard_dir or args.out.with_name(args.out.name + ".shards"),
-                                           progress=lambda job, step, loss: bar.update(1))
-        print(f"rank {rank}: ran {ran} job(s)", flush=True)
+        shard_dir = args.shard_dir or args.out.with_name(args.out.name + ".shards")
+        ran = []
+
+        def distributed_runner(condenser, jobs, real, progress):
+            latents, n = run_distributed(condenser, jobs, real, shard_dir, progress=progress)
+            ran.append(n)
+            return latents
+
+        with tqdm(disable=args.no_progress or rank != 0, desc="condense", unit="step") as bar:  # steps of all jobs
+            built = build_latents(generator, train.normalize(train.images), train.labels, classes, args.latents_per_class,
+                                  config.recipe, args.seed, memory.condense_codec,
+                                  progress=lambda job, step, loss: bar.update(1), runner=distributed_runner)
+        latents = built.latents  # None on the ranks that do not gather
+        print(f"rank {rank}: ran {ran[0]} job(s)", flush=True)
         if latents is not None:
             for c, z in latents.items():
                 memory.add(c, z)

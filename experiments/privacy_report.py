@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -31,12 +30,14 @@ import torch
 from experiments.cli import add_dataset_options, code_version, require_at_least, save_figure
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.nets import build_net, train_classifier
+from itgan_replay.condensation.recipe import build_latents
 from itgan_replay.data import DatasetError, ImageTensors, load_dataset
-from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 from itgan_replay.memory.jpeg import JPEGCodec
+from itgan_replay.memory.latent import LatentMemory
 from itgan_replay.memory.privacy import feature_distances, pairwise_psnr, reidentification
-from strategies.itgan_plugin import ITGANReplayPlugin
+from strategies.itgan_plugin import experience_seed
 from strategies.methods import latent_config
 from strategies.scenario import seeded_class_order
 
@@ -60,36 +61,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def to_unit(images: torch.Tensor, data: ImageTensors) -> torch.Tensor:
-    """Normalised images of ``data``'s statistics back to pixels in [0, 1]."""
-    mean, std = torch.tensor(data.mean).view(1, 3, 1, 1), torch.tensor(data.std).view(1, 3, 1, 1)
-    return (images * std + mean).clamp(0, 1)
-
-
 def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args: argparse.Namespace) -> dict[str, dict]:
     """For each latent memory and class: the images the memory gives back ([0, 1]) and their sources'
-    indices among the class's training photos (in ``train`` order)."""
+    indices among the class's training photos (in ``train`` order). Built as the main job's plugin
+    builds them: one experience of classes at a time, each class's equal share of the budget."""
     preset = PRESETS[args.preset]
     n_classes = len(train.class_names)
     order = seeded_class_order(n_classes, args.seed)
     size = n_classes // args.experiences
-    per_experience = [order[e * size:(e + 1) * size] for e in range(args.experiences)]
     images = train.normalize(train.images)
     out = {}
     for name in LATENT_MEMORIES:
-        config = replace(plugin_config(preset, args), budget_bytes=preset.budget_bytes, total_classes=n_classes)
-        plugin = ITGANReplayPlugin(generator, latent_config(name, config))
+        config = latent_config(name, plugin_config(preset, args))
+        memory = LatentMemory(generator, config.storage_dtype, GENERATOR_STORAGE_DTYPES[config.generator_dtype])
+        per_class = memory.capacity(preset.budget_bytes) // n_classes
         out[name] = {}
-        for experience, classes in enumerate(per_experience):
+        for experience in range(args.experiences):
+            classes = order[experience * size:(experience + 1) * size]
             mask = torch.isin(train.labels, torch.tensor(classes))
-            exp_images, exp_labels = images[mask], train.labels[mask]
-            plugin.add_classes(exp_images, exp_labels, classes, experience)
-            sources = plugin.source_images(exp_images, exp_labels, classes, experience)
+            built = build_latents(memory.generator, images[mask], train.labels[mask], classes, per_class, config.recipe,
+                                  experience_seed(args.seed, experience), memory.condense_codec)
             for c in classes:
-                z, y = plugin.memory.all([c])
-                returned = generator.denormalize(plugin.memory.generate(z, y, "cpu")[0])
-                class_photos = images[train.labels == c]
-                out[name][c] = {"returned": returned, "sources": source_indices(sources[c][: len(z)], class_photos)}
+                memory.add(c, built.latents[c])
+                z, y = memory.all([c])
+                returned = generator.denormalize(memory.generate(z, y, "cpu")[0])
+                out[name][c] = {"returned": returned,
+                                "sources": source_indices(built.sources[c][: len(z)], images[train.labels == c])}
     return out
 
 

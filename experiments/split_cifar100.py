@@ -31,6 +31,7 @@ from experiments.cli import (add_config_options, add_dataset_options, code_versi
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
+from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
@@ -72,15 +73,16 @@ class Preset:
 def cpu_itgan(iterations: int, inversion_steps: int) -> ITGANReplayConfig:
     """The plugin settings of the 2-core presets (condensation lr, real batch, subsets, embedding width and a
     float16 generator chosen on held-out training photos: docs/results.md, sections 1 and 6)."""
-    return ITGANReplayConfig(condense=CondenseConfig(iterations=iterations, lr=1e-2, subset_size=500, real_batch=128),
-                             inversion=InversionConfig(steps=inversion_steps), embedding_width=32, generator_dtype="float16")
+    return ITGANReplayConfig(LatentRecipe(condense=CondenseConfig(iterations=iterations, lr=1e-2, subset_size=500, real_batch=128),
+                                          inversion=InversionConfig(steps=inversion_steps), embedding_width=32),
+                             generator_dtype="float16")
 
 
 PRESETS = {
     # the paper's protocol: ResNet-18, ch=64 generator, 5,000 condensation iterations, 200 epochs (GPU)
-    "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, itgan=ITGANReplayConfig(
+    "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=5000, lr=1e-3, subset_size=500, real_batch=256),
-        inversion=InversionConfig(steps=1000))),
+        inversion=InversionConfig(steps=1000)))),
     # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16
     "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40)),
     # 100 classes in 10 experiences on 2 CPU cores (Split-CIFAR-100's shape): the bytes of 1,200 raw 32x32 photos
@@ -88,13 +90,13 @@ PRESETS = {
     # inversion steps keep a seed's job near 90 minutes
     "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
     # for tests and a first try: minutes on tiny data
-    "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(
+    "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
-        inversion=InversionConfig(steps=2), embedding_width=8)),
+        inversion=InversionConfig(steps=2), embedding_width=8))),
 }
-ITGAN_OPTIONS = ("inversion_net", "inversion_net_epochs", "embedding", "embedding_arch", "embedding_width", "pool_size",
-                 "pool_epochs", "regenerate", "storage_dtype", "generator_dtype")
-"""The plugin settings the main job takes as options (the rest it sets itself: the budget, classes, seed, init)."""
+ITGAN_OPTIONS = ("regenerate", "storage_dtype", "generator_dtype")
+"""The plugin settings the main job takes as options beside the recipe's (the rest it sets itself: the budget,
+the classes, the seed; and each method its init)."""
 
 
 def add_setting_options(p: argparse.ArgumentParser) -> None:
@@ -102,6 +104,7 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
     preset = "the preset's value"
     add_config_options(p, Preset, omitted=preset)
     add_config_options(p, ITGANReplayConfig, only=ITGAN_OPTIONS, omitted=preset)
+    add_config_options(p, LatentRecipe, skip=("init",), omitted=preset)
     add_config_options(p, CondenseConfig, prefix="condense_", omitted=preset)
     add_config_options(p, InversionConfig, prefix="inversion_", omitted=preset)
 
@@ -109,9 +112,10 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
 def preset_from_args(args: argparse.Namespace) -> Preset:
     """The ``--preset`` with the options given (ValueError for a bad value)."""
     base = PRESETS[args.preset]
-    itgan = config_from_args(args, base.itgan, only=ITGAN_OPTIONS)
-    itgan = replace(itgan, condense=config_from_args(args, itgan.condense, prefix="condense_"),
-                    inversion=config_from_args(args, itgan.inversion, prefix="inversion_"))
+    recipe = config_from_args(args, base.itgan.recipe, skip=("init",))
+    recipe = replace(recipe, condense=config_from_args(args, recipe.condense, prefix="condense_"),
+                     inversion=config_from_args(args, recipe.inversion, prefix="inversion_"))
+    itgan = replace(config_from_args(args, base.itgan, only=ITGAN_OPTIONS), recipe=recipe)
     return replace(config_from_args(args, base), itgan=itgan)
 
 

@@ -11,7 +11,6 @@ since nothing would rehearse those classes.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,9 +19,7 @@ from avalanche.core import SupervisedPlugin
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from itgan_replay.condensation.condense import CondenseConfig, Condenser, class_image_sets, plan_jobs, run_jobs
-from itgan_replay.condensation.inversion import InversionConfig
-from itgan_replay.condensation.nets import EmbeddingSampler, build_pool, trained_net
+from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
 from itgan_replay.settings import setting
@@ -37,28 +34,17 @@ if TYPE_CHECKING:
 class ITGANReplayConfig:
     """Settings of :class:`ITGANReplayPlugin`.
 
-    Exactly one of ``latents_per_class`` and ``budget_bytes`` is set. With a budget
+    ``recipe`` says how each experience's latents are built (from its data only). Exactly one of
+    ``latents_per_class`` and ``budget_bytes`` is set (the plugin checks). With a budget
     (which counts the generator's bytes) each new class gets an equal share of the
     room (among ``total_classes`` if known, else among the classes seen so far; then
     older classes are shrunk to keep the memory class-balanced).
     """
 
+    recipe: LatentRecipe = LatentRecipe()  # how latents are built, from each experience's data only
     latents_per_class: int | None = setting(None, "latents of every class (or set budget_bytes)")
     budget_bytes: int | None = setting(None, "bytes of the whole memory, the generator's included (or set latents_per_class)")
     total_classes: int | None = setting(None, "with a budget: share it among this many classes from the start")
-    init: str = setting("inversion", "inversion: latents start as GAN inversions of real images (Eq. 1); random: N(0, I)")
-    condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
-    inversion: InversionConfig = InversionConfig(steps=100)
-    inversion_net: str = setting("trained", "feature net phi of the inversion: trained (on the current experience only) "
-                                            "or random (untrained)")
-    inversion_net_epochs: int = setting(5, "training epochs of the trained inversion net")
-    embedding: str = setting("random", "embedding nets of condensation: random (a new one every step) or pool (nets "
-                                       "trained briefly on the experience's data)")
-    embedding_arch: str = setting("convnet", "architecture of the inversion and embedding nets (convnet | resnet18)")
-    embedding_width: int | None = setting(None, "width of the inversion and embedding nets (the architecture's default "
-                                                "if unset)")
-    pool_size: int = setting(5, "nets in the pool (embedding=pool)")
-    pool_epochs: int = setting(1, "training epochs of each pooled net")
     replay_batch_size: int | None = setting(None, "regenerated images added to each mini-batch (default: the "
                                                   "strategy's train_mb_size)")
     regenerate: str = setting("batch", "batch: regenerate every replay batch; experience: regenerate the whole memory "
@@ -80,9 +66,8 @@ class ITGANReplayConfig:
     def __post_init__(self) -> None:
         if self.latents_per_class is not None and self.latents_per_class < 1:
             raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
-        checks = {"init": ("inversion", "random"), "embedding": ("random", "pool"),
-                  "regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
-                  "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES), "inversion_net": ("trained", "random")}
+        checks = {"regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
+                  "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES)}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
@@ -96,6 +81,11 @@ def experience_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
         xs.append(batch[0])
         ys.append(torch.as_tensor(batch[1]))
     return torch.cat(xs), torch.cat(ys)
+
+
+def experience_seed(seed: int, experience: int) -> int:
+    """The seed the plugin builds an experience's latents with."""
+    return seed * 7919 + experience
 
 
 def is_last_experience(experience) -> bool:
@@ -185,47 +175,22 @@ class ITGANReplayPlugin(SupervisedPlugin):
                               f"for {n_classes} classes beside the {self.memory.generator_bytes:,}-byte generator")
         return per_class
 
-    def source_images(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int],
-                      experience: int = 0) -> dict[int, torch.Tensor]:
-        """Each class's images in the order :meth:`add_classes` pairs them with latents: latent ``i``
-        of a class starts as the inversion of (and is paired with) image ``i``."""
-        return class_image_sets(images, labels, classes, self._seed(experience))
-
-    def _seed(self, experience: int) -> int:
-        return self.config.seed * 7919 + experience
-
     def add_classes(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int], experience: int = 0) -> None:
         """Condense ``classes`` from ``images``/``labels`` (normalised, CPU) and store them."""
         if not classes:
             return
         cfg = self.config
-        seed = self._seed(experience)
-        device = self.generator.device
         per_class = self._latents_per_class(len(classes))
-        n_classes = self.generator.config.n_classes
-        pool = None
-        if cfg.embedding == "pool":
-            pool = build_pool(images, labels, n_classes, cfg.pool_size, cfg.pool_epochs, cfg.embedding_arch,
-                              cfg.embedding_width, seed)
-        real = self.source_images(images, labels, classes, experience)
+        with tqdm(disable=not cfg.progress, desc="condense", unit="step", leave=False) as bar:  # steps of all jobs
+            built = build_latents(self.generator, images, labels, classes, per_class, cfg.recipe,
+                                  experience_seed(cfg.seed, experience),
+                                  self.memory.condense_codec, progress=lambda job, step, loss: bar.update(1))
+        for key, value in built.seconds.items():
+            self.seconds[key] += value
         for c in classes:
-            self.condensed.append({"experience": experience, "class": c, "real_images": len(real[c]),
-                                   "latents": min(per_class, len(real[c]))})
-        sampler = EmbeddingSampler(cfg.embedding_arch, n_classes, cfg.embedding_width, pool, device)
-        inversion = cfg.inversion if cfg.init == "inversion" else None
-        start, inversion_net = time.perf_counter(), None
-        if inversion is not None and cfg.inversion_net == "trained":  # this experience's data only
-            inversion_net = trained_net(images, labels, n_classes, cfg.inversion_net_epochs, cfg.embedding_arch,
-                                        cfg.embedding_width, seed, device)
-        self.seconds["inversion_net"] += time.perf_counter() - start
-        condenser = Condenser(self.generator, sampler, cfg.condense, inversion=inversion, inversion_net=inversion_net,
-                              codec=self.memory.condense_codec)
-        jobs = plan_jobs({c: min(per_class, len(real[c])) for c in classes}, cfg.condense, seed)
-        start = time.perf_counter()
-        with tqdm(total=len(jobs) * cfg.condense.iterations, disable=not cfg.progress, desc="condense", leave=False) as bar:
-            out = run_jobs(condenser, jobs, real, progress=lambda job, step, loss: bar.update(1))
-        self.seconds["inversion_and_condensation"] += time.perf_counter() - start
+            self.condensed.append({"experience": experience, "class": c, "real_images": len(built.sources[c]),
+                                   "latents": len(built.latents[c])})
         for c in classes:
-            self.memory.add(c, out[c])
+            self.memory.add(c, built.latents[c])
         if cfg.budget_bytes is not None:
             self.memory.shrink_to(cfg.budget_bytes)

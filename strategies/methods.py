@@ -43,8 +43,9 @@ def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
     """The plugin settings of a latent method: ``gan-stored`` and ``inversion`` skip condensation."""
     if name == "itgan":
         return base
-    no_condense = replace(base.condense, iterations=0)
-    return replace(base, init="random" if name == "gan-stored" else "inversion", condense=no_condense)
+    recipe = base.recipe
+    return replace(base, recipe=replace(recipe, init="random" if name == "gan-stored" else "inversion",
+                                        condense=replace(recipe.condense, iterations=0)))
 
 
 def build_method(name: str, budget_bytes: int, n_classes: int, generator: FrozenGenerator | None = None,

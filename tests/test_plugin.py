@@ -1,4 +1,5 @@
 import copy
+from dataclasses import fields
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from avalanche.training.supervised import EWC, LwF, Naive
 
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.condensation.nets import ConvNet
 from itgan_replay.data import ImageTensors
 from itgan_replay.memory.latent import BudgetError
@@ -34,9 +36,13 @@ class Spy(SupervisedPlugin):
 
 
 def plugin_config(**kw):
-    base = dict(condense=CondenseConfig(iterations=3, lr=0.01, real_batch=8, subset_size=4), inversion=InversionConfig(steps=3),
-                embedding_width=8, replay_batch_size=6, progress=False)
-    return ITGANReplayConfig(**(base | kw))
+    """A small plugin config; ``kw`` may set plugin and recipe fields alike."""
+    recipe = dict(condense=CondenseConfig(iterations=3, lr=0.01, real_batch=8, subset_size=4),
+                  inversion=InversionConfig(steps=3), embedding_width=8)
+    plugin = dict(replay_batch_size=6, progress=False)
+    for key, value in kw.items():
+        (recipe if key in {f.name for f in fields(LatentRecipe)} else plugin)[key] = value
+    return ITGANReplayConfig(LatentRecipe(**recipe), **plugin)
 
 
 def run(plugin, benchmark, spy):
@@ -123,7 +129,7 @@ def test_bad_plugin_settings_are_errors():
     with pytest.raises(ValueError, match="exactly one"):
         ITGANReplayPlugin(tiny_generator(), ITGANReplayConfig())
     with pytest.raises(ValueError, match="init must be one of"):
-        ITGANReplayConfig(latents_per_class=2, init="noise")
+        LatentRecipe(init="noise")
     generator = tiny_generator()
     with pytest.raises(BudgetError, match="below the generator"):
         ITGANReplayPlugin(generator, plugin_config(budget_bytes=generator.param_bytes - 1))
@@ -137,7 +143,7 @@ def test_pooled_embedding_nets_are_trained_on_the_experience():
 
 
 def test_inversion_net_is_trained_on_the_current_experience_only(monkeypatch):
-    import strategies.itgan_plugin as plugin_module
+    import itgan_replay.condensation.recipe as plugin_module
     seen = []
     real_trained_net = plugin_module.trained_net
     monkeypatch.setattr(plugin_module, "trained_net",

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from itgan_replay.condensation.condense import CondenseJob, Condenser, JobProgressFn, assemble
-from itgan_replay.memory.files import StoredFileError, load_checked, save_checked
+from itgan_replay.memory.files import StoredFileError, load_checked, save_checked, state_fingerprint
 
 SHARD_KIND = "condense-shard"
 SHARD_VERSION = 2  # 2: steps keyed by (seed, step): shards of earlier code are refused
@@ -45,10 +45,13 @@ def assign(jobs: Sequence[CondenseJob], world_size: int) -> list[list[CondenseJo
 
 
 def plan_digest(condenser: Condenser, jobs: Sequence[CondenseJob]) -> str:
-    """Identifies the work: generator (and how it is stored), condensation, inversion and latent storage
-    settings, and every job."""
+    """Identifies the work: generator (and how it is stored), the embedding nets' shapes, the pool's and the
+    inversion net's weights, condensation, inversion and latent storage settings, and every job."""
+    nets = {"embedding": [list(t.shape) for t in condenser.sampler.net.state_dict().values()],
+            "pool": [state_fingerprint(net) for net in condenser.sampler.pool or []],
+            "inversion_net": state_fingerprint(condenser.inversion_net.state_dict()) if condenser.inversion_net else None}
     spec = {"generator": condenser.generator.fingerprint, "generator_storage": str(condenser.generator.storage_dtype),
-            "codec": condenser.codec.name if condenser.codec else None, "config": asdict(condenser.config),
+            "codec": condenser.codec.name if condenser.codec else None, "config": asdict(condenser.config), **nets,
             "inversion": asdict(condenser.inversion) if condenser.inversion else None,
             "jobs": [[j.label, j.subset, list(j.indices), j.seed] for j in jobs]}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
