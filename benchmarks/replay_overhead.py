@@ -26,6 +26,7 @@ import torch
 from benchmarks.common import report
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.nets import ConvNet
+from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.data import ImageTensors
 from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
 from itgan_replay.memory.latent import LatentMemory
@@ -54,8 +55,9 @@ def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: i
     g = torch.Generator().manual_seed(0)
     for c in old_classes:
         memory.add(c, torch.randn(stored // len(old_classes), generator.config.z_dim, generator=g))
-    config = ITGANReplayConfig(latents_per_class=stored // len(old_classes), init="random", replay_batch_size=batch,
-                               condense=CondenseConfig(iterations=0), regenerate=method.split("-")[1], progress=False)
+    config = ITGANReplayConfig(LatentRecipe(init="random", condense=CondenseConfig(iterations=0)),
+                               latents_per_class=stored // len(old_classes), replay_batch_size=batch,
+                               regenerate=method.split("-")[1], progress=False)
     return [ITGANReplayPlugin(generator, config, memory)]
 
 
