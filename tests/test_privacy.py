@@ -51,5 +51,7 @@ def test_privacy_report_scores_every_memory_and_raw_exemplars_give_their_photos_
     assert exemplar["identified_rate"] == 1.0 and exemplar["to_source"]["infinite"] == exemplar["samples"] > 0
     assert memories["itgan"]["psnr"]["samples"] == memories["jpeg"]["psnr"]["samples"] == exemplar["samples"]
     assert memories["itgan"]["psnr"]["chance_rate"] == pytest.approx(1 / 12)
-    assert report["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
+    settings = report["settings"]
+    assert settings["generator_trained_on"] == "imagefolder:pretrain-photos" and settings["generator_file"].endswith("g.pt")
+    assert (settings["generator_storage_dtype"], settings["latent_storage_dtype"]) == ("float32", "float32")  # smoke
     assert (tmp_path / "out/privacy.png").stat().st_size > 1000
