@@ -8,6 +8,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.settings import help_of
 
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
@@ -44,6 +47,23 @@ def config_from_args(args: argparse.Namespace, base: Any, prefix: str = "", only
         if value is not None:
             given[f.name] = bool(value) if str(f.type) == "bool" else value
     return replace(base, **given)
+
+
+def add_recipe_options(p: argparse.ArgumentParser, only: Iterable[str] | None = None, skip: Iterable[str] = (),
+                       omitted: str | None = None) -> None:
+    """The options of a :class:`~itgan_replay.condensation.recipe.LatentRecipe` (its fields in ``only`` /
+    not in ``skip``), with its condensation settings as ``--condense-*`` and its inversion's as ``--inversion-*``."""
+    add_config_options(p, LatentRecipe, only=only, skip=skip, omitted=omitted)
+    add_config_options(p, CondenseConfig, prefix="condense_", omitted=omitted)
+    add_config_options(p, InversionConfig, prefix="inversion_", omitted=omitted)
+
+
+def recipe_from_args(args: argparse.Namespace, base: LatentRecipe, only: Iterable[str] | None = None,
+                     skip: Iterable[str] = ()) -> LatentRecipe:
+    """``base`` with the options of :func:`add_recipe_options` that were given (``ValueError`` for a bad value)."""
+    recipe = config_from_args(args, base, only=only, skip=skip)
+    return replace(recipe, condense=config_from_args(args, recipe.condense, prefix="condense_"),
+                   inversion=config_from_args(args, recipe.inversion, prefix="inversion_"))
 
 
 def _option_fields(config_class: type, only: Iterable[str] | None, skip: Iterable[str]) -> list:

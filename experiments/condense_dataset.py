@@ -20,7 +20,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from experiments.cli import add_config_options, add_dataset_options, config_from_args, require_at_least
+from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, config_from_args,
+                             recipe_from_args, require_at_least)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
 from itgan_replay.condensation.inversion import InversionConfig
@@ -42,9 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="latent memory file written by rank 0")
     p.add_argument("--shard-dir", type=Path, help="per-rank shards of finished jobs (default: OUT + '.shards')")
     p.add_argument("--latents-per-class", type=int, default=100, help="latents per class (capped at the class's image count)")
-    add_config_options(p, CondenseConfig, prefix="condense_")
-    add_config_options(p, InversionConfig, prefix="inversion_")
-    add_config_options(p, LatentRecipe, only=RECIPE_OPTIONS)
+    add_recipe_options(p, only=RECIPE_OPTIONS)
     add_config_options(p, ITGANReplayConfig, only=STORAGE_OPTIONS)
     p.add_argument("--backend", choices=["gloo", "nccl"], help="torch.distributed backend (default: nccl on GPUs, else gloo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the image order and of every job")
@@ -56,9 +55,8 @@ def checked_config(args: argparse.Namespace) -> ITGANReplayConfig:
     """The settings of ``args`` (the main job's config classes and option names), every option checked
     before anything loads (ValueError)."""
     require_at_least(args, {"latents_per_class": 1, "embedding_width": 1, "inversion_steps": 0})
-    recipe = LatentRecipe(condense=config_from_args(args, CondenseConfig(), prefix="condense_"),
-                          inversion=config_from_args(args, InversionConfig(), prefix="inversion_"))
-    recipe = config_from_args(args, recipe, only=RECIPE_OPTIONS)
+    base = LatentRecipe(condense=CondenseConfig(), inversion=InversionConfig())  # the classes' defaults (the paper's)
+    recipe = recipe_from_args(args, base, only=RECIPE_OPTIONS)
     return config_from_args(args, ITGANReplayConfig(recipe), only=STORAGE_OPTIONS)
 
 

@@ -26,8 +26,8 @@ from experiments.cli import add_dataset_options, require_at_least
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
-from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 from itgan_replay.memory.codecs import CODECS
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 
 VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("int8", "float32"),
             ("float16", "float16"), ("float16", "int8"), ("int8", "int8"), ("float16", "int4"))

@@ -171,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
             scores[name]["feature"].append(reidentification(images, class_photos, idx, features, higher_is_closer=False))
             examples[name].append(images[0])
         examples["source"].append(class_photos[sources[0]])
+    itgan = PRESETS[args.preset].itgan  # how the memories stored the generator and the latents
     report = {
         "settings": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "generator"},
                      "generator_file": str(args.generator), "code": code_version(),
-                     **generator.stored_as(GENERATOR_STORAGE_DTYPES[PRESETS[args.preset].itgan.generator_dtype]).provenance,
-                     "latent_storage_dtype": PRESETS[args.preset].itgan.storage_dtype},
+                     **generator.stored_as(GENERATOR_STORAGE_DTYPES[itgan.generator_dtype]).provenance,
+                     "latent_storage_dtype": itgan.storage_dtype},
         "memories": {name: {measure: summarise(rows, photos_per_class) for measure, rows in s.items()}
                      for name, s in scores.items()},
     }

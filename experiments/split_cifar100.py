@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (add_config_options, add_dataset_options, code_version, config_from_args, differences,
-                             require_at_least, save_figure)
+from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, code_version, config_from_args,
+                             differences, recipe_from_args, require_at_least, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
@@ -104,17 +104,13 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
     preset = "the preset's value"
     add_config_options(p, Preset, omitted=preset)
     add_config_options(p, ITGANReplayConfig, only=ITGAN_OPTIONS, omitted=preset)
-    add_config_options(p, LatentRecipe, skip=("init",), omitted=preset)
-    add_config_options(p, CondenseConfig, prefix="condense_", omitted=preset)
-    add_config_options(p, InversionConfig, prefix="inversion_", omitted=preset)
+    add_recipe_options(p, skip=("init",), omitted=preset)
 
 
 def preset_from_args(args: argparse.Namespace) -> Preset:
     """The ``--preset`` with the options given (ValueError for a bad value)."""
     base = PRESETS[args.preset]
-    recipe = config_from_args(args, base.itgan.recipe, skip=("init",))
-    recipe = replace(recipe, condense=config_from_args(args, recipe.condense, prefix="condense_"),
-                     inversion=config_from_args(args, recipe.inversion, prefix="inversion_"))
+    recipe = recipe_from_args(args, base.itgan.recipe, skip=("init",))
     itgan = replace(config_from_args(args, base.itgan, only=ITGAN_OPTIONS), recipe=recipe)
     return replace(config_from_args(args, base), itgan=itgan)
 

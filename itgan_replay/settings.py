@@ -10,6 +10,13 @@ def setting(default: Any, help: str) -> Any:  # noqa: A002 (argparse's word for 
     return field(default=default, metadata={"help": help})
 
 
+def check_choices(config: Any, choices: dict[str, tuple]) -> None:
+    """Raise ValueError naming the first field of ``config`` whose value is not among its ``choices``."""
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got '{getattr(config, name)}'")
+
+
 def help_of(f: Field) -> str:
     """The help text of a field declared with :func:`setting`."""
     return f.metadata["help"]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
-from itgan_replay.settings import setting
+from itgan_replay.settings import check_choices, setting
 
 from .replay import MemoryUse
 
@@ -66,11 +66,8 @@ class ITGANReplayConfig:
     def __post_init__(self) -> None:
         if self.latents_per_class is not None and self.latents_per_class < 1:
             raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
-        checks = {"regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
-                  "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES)}
-        for name, allowed in checks.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
+        check_choices(self, {"regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
+                             "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES)})
 
 
 def experience_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,14 @@ def generator() -> FrozenGenerator:
     return tiny_generator()
 
 
+def smoke_stream(root):
+    """The 4-class generated stream and a tiny generator file beside it (recorded as pretrained on other
+    photos): ``(root, dataset spec, generator path)``."""
+    data = write_image_folder(root / "data", ["0", "1", "2", "3"])
+    tiny_generator().save(root / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
+    return root, f"imagefolder:{data}", root / "g.pt"
+
+
 def write_image_folder(root, classes, n_train=12, n_test=4, seed=0):
     """A small generated ImageFolder dataset: root/{train,test}/<class>/*.png, classes told apart by colour."""
     import numpy as np

@@ -4,16 +4,12 @@ import pytest
 import torch
 
 from experiments import split_cifar100
-from conftest import tiny_generator, write_image_folder
+from conftest import smoke_stream, tiny_generator, write_image_folder
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("exp")
-    data = write_image_folder(root / "data", ["0", "1", "2", "3"])
-    generator = tiny_generator()
-    generator.save(root / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
-    return root, f"imagefolder:{data}", root / "g.pt"
+    return smoke_stream(tmp_path_factory.mktemp("exp"))
 
 
 def run(setup, *extra):

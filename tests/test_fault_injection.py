@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_generator, write_image_folder
+from conftest import smoke_stream, write_image_folder
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.latent import LatentMemory
 from strategies.checkpoint import checkpoint_settings
@@ -66,10 +66,7 @@ def assert_no_corrupt_file(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    data = write_image_folder(root / "data", ["0", "1", "2", "3"])
-    tiny_generator().save(root / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
-    return root, f"imagefolder:{data}", root / "g.pt"
+    return smoke_stream(tmp_path_factory.mktemp("faults"))
 
 
 def main_job_args(stream, name: str) -> list[str]:

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from conftest import tiny_generator, write_image_folder
+from conftest import smoke_stream
 from itgan_replay.memory.privacy import feature_distances, pairwise_psnr, reidentification
 
 
@@ -36,11 +36,9 @@ def test_reidentification_finds_the_source_only_when_it_is_the_nearest_photo():
 def test_privacy_report_scores_every_memory_and_raw_exemplars_give_their_photos_back(tmp_path, capsys):
     from experiments.privacy_report import main
 
-    data = write_image_folder(tmp_path / "data", ["0", "1", "2", "3"])
-    tiny_generator().save(tmp_path / "g.pt", extra={"dataset": "imagefolder:pretrain-photos"})
-    args = ["--dataset", f"imagefolder:{data}", "--feature-dataset", f"imagefolder:{data}", "--generator",
-            str(tmp_path / "g.pt"), "--preset", "smoke", "--experiences", "2", "--feature-epochs", "1",
-            "--out", str(tmp_path / "out"), "--no-progress"]
+    _, dataset, generator = smoke_stream(tmp_path)
+    args = ["--dataset", dataset, "--feature-dataset", dataset, "--generator", str(generator), "--preset", "smoke",
+            "--experiences", "2", "--feature-epochs", "1", "--out", str(tmp_path / "out"), "--no-progress"]
     assert main(args + ["--experiences", "3"]) == 2
     assert capsys.readouterr().err == "error: 3 experiences cannot split 4 classes evenly\n"
     assert main(args) == 0

@@ -14,7 +14,7 @@ from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import EmbeddingSampler, build_pool, trained_net
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import LatentCodec
-from itgan_replay.settings import setting
+from itgan_replay.settings import check_choices, setting
 
 Runner = Callable[[Condenser, list[CondenseJob], dict[int, torch.Tensor], JobProgressFn | None], dict[int, torch.Tensor]]
 
@@ -38,10 +38,8 @@ class LatentRecipe:
     pool_epochs: int = setting(1, "training epochs of each pooled net")
 
     def __post_init__(self) -> None:
-        choices = {"init": ("inversion", "random"), "embedding": ("random", "pool"), "inversion_net": ("trained", "random")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
+        check_choices(self, {"init": ("inversion", "random"), "embedding": ("random", "pool"),
+                             "inversion_net": ("trained", "random")})
 
 
 @dataclass
