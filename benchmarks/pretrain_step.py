@@ -1,6 +1,8 @@
 """GAN pretraining speed: today's training step against the step before the generator issue, side by side.
 
     python benchmarks/pretrain_step.py [--d-chs 8 16] [--ch 8] [--batch-size 64] [--seconds 20] [--out FILE.json]
+    python benchmarks/pretrain_step.py --image-sizes 32 64 --d-chs 16 --variants current current-amp \
+        --out benchmarks/results/pretrain_step_64.json                 # the cpu64 preset against cpu
     python benchmarks/pretrain_step.py --device cuda --ch 64 --d-chs 64 --batch-size 50 --d-steps 4 \
         --variants current current-amp --min-iterations 300 --seconds 0     # the paper preset on a GPU
 
@@ -8,9 +10,9 @@
 gradients computed in G's step too. ``current`` is :meth:`GANTrainer.step` (channels-last
 tensors, no D weight gradients in G's step); ``current-amp`` is that step with bfloat16 autocast
 (``PretrainConfig.amp``, mixed precision). All train the same networks on random images
-with the same settings; each (d_ch, variant) runs in its own process, after 3 warm-up steps.
+with the same settings; each (image size, d_ch, variant) runs in its own process, after 3 warm-up steps.
 Reports iterations/s, images/s (batch x iterations/s, as the trainer logs it) and the
-speed-up of ``current`` over ``before`` at the same d_ch.
+speed-up of each variant over ``before`` (or else over ``current``) at the same image size and d_ch.
 """
 from __future__ import annotations
 
@@ -54,12 +56,13 @@ def before_step(t: GANTrainer) -> None:
     t._update_ema()
 
 
-def measure(d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, seconds: float, min_iterations: int,
-            device: str) -> dict:
+def measure(image_size: int, d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, seconds: float,
+            min_iterations: int, device: str) -> dict:
     config = PretrainConfig(ch=ch, d_ch=d_ch, batch_size=batch_size, d_steps=d_steps, iterations=10**9,
                             amp=variant == "current-amp")
     g = torch.Generator().manual_seed(0)
-    images, labels = torch.randint(0, 256, (5000, 3, 32, 32), dtype=torch.uint8, generator=g), torch.arange(5000) % 10
+    images = torch.randint(0, 256, (5000, 3, image_size, image_size), dtype=torch.uint8, generator=g)
+    labels = torch.arange(5000) % 10
     t = GANTrainer(images, labels, [str(i) for i in range(10)], (0.5,) * 3, (0.5,) * 3, config, "unused", device=device)
     if variant == "before":
         for net in (t.G, t.D, t.G_ema):
@@ -77,13 +80,14 @@ def measure(d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, sec
         done += 1
     sync()
     elapsed = time.perf_counter() - start
-    return {"d_ch": d_ch, "variant": variant, "iterations_per_s": done / elapsed,
+    return {"image_size": image_size, "d_ch": d_ch, "variant": variant, "iterations_per_s": done / elapsed,
             "images_per_s": done * batch_size / elapsed, "iterations_timed": done,
             "d_params": sum(p.numel() for p in t.D.parameters()), "g_params": sum(p.numel() for p in t.G.parameters())}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image-sizes", type=int, nargs="+", default=[32], help="sides of the (random) training images to time")
     p.add_argument("--d-chs", type=int, nargs="+", default=[8, 16], help="discriminator widths (d_ch) to time")
     p.add_argument("--ch", type=int, default=8, help="generator width (the cpu preset's: 8)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (the cpu preset's: 64)")
@@ -93,24 +97,29 @@ def main() -> None:
     p.add_argument("--min-iterations", type=int, default=1, help="minimum timed iterations per measurement")
     p.add_argument("--device", default="cpu", help="where to train (cuda on a GPU)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/pretrain_step.json"), help="JSON output")
-    p.add_argument("--one", nargs=2, metavar=("D_CH", "VARIANT"), help=argparse.SUPPRESS)
+    p.add_argument("--one", nargs=3, metavar=("SIZE", "D_CH", "VARIANT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.ch, args.batch_size, args.d_steps, args.seconds,
+        print(json.dumps(measure(int(args.one[0]), int(args.one[1]), args.one[2], args.ch, args.batch_size, args.d_steps, args.seconds,
                                  args.min_iterations, args.device)))
         return
     rows = []
-    for d_ch in args.d_chs:
-        for variant in args.variants:
-            cmd = [sys.executable, __file__, "--one", str(d_ch), variant, "--ch", str(args.ch), "--batch-size",
-                   str(args.batch_size), "--d-steps", str(args.d_steps), "--seconds", str(args.seconds),
-                   "--min-iterations", str(args.min_iterations), "--device", args.device]
-            rows.append(child_json(cmd, f"the measurement of d_ch {d_ch} {variant}"))
-            print(f"  d_ch {d_ch} {variant}: {rows[-1]['images_per_s']:.1f} images/s", flush=True)
-        before = next((r for r in rows if r["d_ch"] == d_ch and r["variant"] == "before"), None)
-        for row in rows[-len(args.variants):]:
-            row["speedup_vs_before"] = row["images_per_s"] / before["images_per_s"] if before else None
-    report(rows, ["d_ch", "variant", "d_params", "g_params", "iterations_per_s", "images_per_s", "speedup_vs_before"],
+    for size in args.image_sizes:
+        for d_ch in args.d_chs:
+            mine = []
+            for variant in args.variants:
+                cmd = [sys.executable, __file__, "--one", str(size), str(d_ch), variant, "--ch", str(args.ch), "--batch-size",
+                       str(args.batch_size), "--d-steps", str(args.d_steps), "--seconds", str(args.seconds),
+                       "--min-iterations", str(args.min_iterations), "--device", args.device]
+                mine.append(child_json(cmd, f"the measurement of {size} px, d_ch {d_ch}, {variant}"))
+                print(f"  {size} px, d_ch {d_ch}, {variant}: {mine[-1]['images_per_s']:.1f} images/s", flush=True)
+            base = next((r for v in ("before", "current") for r in mine if r["variant"] == v), None)
+            for row in mine:
+                row["speedup"] = row["images_per_s"] / base["images_per_s"] if base else None
+                row["speedup_over"] = base["variant"] if base else None
+            rows += mine
+    report(rows, ["image_size", "d_ch", "variant", "d_params", "g_params", "iterations_per_s", "images_per_s", "speedup",
+                  "speedup_over"],
            args.out, {"ch": args.ch, "batch_size": args.batch_size, "d_steps": args.d_steps, "seconds": args.seconds,
                       "min_iterations": args.min_iterations, "device": args.device})
 

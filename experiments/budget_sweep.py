@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, require_at_least, save_figure
+from experiments.cli import add_dataset_options, dataset_argv, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if not fitting:
             continue
         name = f"{args.name}-{budget}"
-        argv_run = ["--preset", args.preset, "--dataset", args.dataset, "--data-root", args.data_root,
+        argv_run = ["--preset", args.preset, *dataset_argv(args),
                     "--generator", str(args.generator), "--budget-bytes", str(budget), "--methods", ",".join(fitting),
                     "--seed", str(args.seed), "--name", name, "--out-dir", str(args.out_dir)]
         if run_main(argv_run + (["--no-progress"] if args.no_progress else [])) != 0:

@@ -11,17 +11,33 @@ from typing import Any
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.recipe import LatentRecipe
+from itgan_replay.data import ImageTensors, load_dataset
 from itgan_replay.settings import help_of
 
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
 
 
 def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
-    """``--dataset`` and ``--data-root``."""
+    """``--dataset``, ``--data-root``, ``--image-size`` and ``--resize`` (read them with :func:`load_dataset_from_args`)."""
     p.add_argument("--dataset", required=default is None, default=default,
                    help=f"cifar10, cifar100 or imagefolder:PATH (PATH/train/<class>/, PATH/test/<class>/)"
                         f"{'; default ' + default if default else ''}")
     p.add_argument("--data-root", default="data", help="where torchvision CIFAR files are (or are downloaded to)")
+    p.add_argument("--image-size", type=int,
+                   help="side of the square photos in pixels; a photo of another size is an error unless --resize is "
+                        "given (omitted: the size of the dataset's first photo, 32 for CIFAR)")
+    p.add_argument("--resize", action="store_true", help="resize every photo of another size to --image-size (bicubic)")
+
+
+def load_dataset_from_args(args: argparse.Namespace, spec: str | None = None) -> tuple[ImageTensors, ImageTensors]:
+    """Train and test sets of ``spec`` (default ``--dataset``) as the options of :func:`add_dataset_options` say."""
+    return load_dataset(spec or args.dataset, args.data_root, args.image_size, args.resize)
+
+
+def dataset_argv(args: argparse.Namespace) -> list[str]:
+    """The options of :func:`add_dataset_options` as given, for another script's command line."""
+    size = ["--image-size", str(args.image_size)] if args.image_size is not None else []
+    return ["--dataset", args.dataset, "--data-root", args.data_root, *size, *(["--resize"] if args.resize else [])]
 
 
 def add_config_options(p: argparse.ArgumentParser, config_class: type, prefix: str = "",

@@ -21,12 +21,12 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, config_from_args,
-                             recipe_from_args, require_at_least)
+                             load_dataset_from_args, recipe_from_args, require_at_least)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.recipe import LatentRecipe, build_latents
-from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError
 from itgan_replay.memory.latent import LatentMemory
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     rank = dist.get_rank() if distributed else 0
     try:
         generator = FrozenGenerator.load(args.generator, device=device).stored_as(GENERATOR_STORAGE_DTYPES[config.generator_dtype])
-        train, _ = load_dataset(args.dataset, args.data_root)
+        train, _ = load_dataset_from_args(args)
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
         memory = LatentMemory(generator, config.storage_dtype, generator.storage_dtype)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, require_at_least
-from itgan_replay.data import DatasetError, load_dataset, split_validation
+from experiments.cli import add_dataset_options, load_dataset_from_args, require_at_least
+from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.codecs import CODECS
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_at_least(args, {"validation_per_class": 1})
         source = FrozenGenerator.load(args.generator)
-        train, test = load_dataset(args.dataset, args.data_root)
+        train, test = load_dataset_from_args(args)
         _, validation = split_validation(train, args.validation_per_class, seed=0)
     except (ValueError, DatasetError, StoredFileError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, require_at_least
+from experiments.cli import add_dataset_options, dataset_argv, require_at_least
 from itgan_replay.memory.files import atomic_write_bytes
 from experiments.split_cifar100 import PRESETS
 from experiments.split_cifar100 import main as run_main
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, options in settings.items():
         run_name = f"{args.name}-{label}"
-        argv_run = ["--preset", args.preset, "--dataset", args.dataset, "--data-root", args.data_root,
+        argv_run = ["--preset", args.preset, *dataset_argv(args),
                     "--generator", str(args.generator), "--methods", args.methods, "--seed", str(args.seed),
                     "--validation-per-class", str(args.validation_per_class), "--name", run_name,
                     "--out-dir", str(args.out_dir), *options] + (["--no-progress"] if args.no_progress else [])

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_config_options, add_dataset_options, config_from_args, require_at_least
-from itgan_replay.data import DatasetError, load_dataset, split_validation
+from experiments.cli import (add_config_options, add_dataset_options, config_from_args, load_dataset_from_args,
+                             require_at_least)
+from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -31,11 +32,11 @@ from itgan_replay.memory.files import atomic_write_bytes
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataset_options(p)
-    p.add_argument("--resize", action="store_true", help="resize images that are not 32x32 (otherwise they are an error)")
     p.add_argument("--out", required=True, type=Path, help="generator file to write, e.g. generators/NAME.pt")
     p.add_argument("--workdir", type=Path, help="checkpoint, samples and TensorBoard logs (default: OUT without .pt + '.work')")
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
-                   help="paper: ch=64, DiffAugment CIFAR recipe, sized for a GPU; cpu: narrow nets for 2 CPU cores (default)")
+                   help="paper: ch=64, DiffAugment CIFAR recipe, sized for a GPU; cpu: narrow nets for 2 CPU cores (default); "
+                        "cpu64: cpu for 64x64 photos, with bfloat16 autocast (for CPUs with native bf16)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
     p.add_argument("--validation-per-class", type=int, default=20,
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)
+        train, test = load_dataset_from_args(args)
         validation = None
         if args.validation_per_class:
             train, validation = split_validation(train, args.validation_per_class, seed=0)
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         for split, score in scores[name].items():
             print(f"CAS on {split} photos ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {score:.4f}")
             trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score, trainer.iteration)
-    report = {"dataset": args.dataset, "preset": args.preset, "config": asdict(config), "iterations": trainer.iteration,
+    report = {"dataset": args.dataset, "image_size": train.image_size, "preset": args.preset, "config": asdict(config),
+              "iterations": trainer.iteration,
               "train_seconds": round(trainer.train_seconds, 1), "images_per_s": round(trainer.images_per_s, 1),
               "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": args.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,

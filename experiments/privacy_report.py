@@ -27,11 +27,11 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, code_version, require_at_least, save_figure
+from experiments.cli import add_dataset_options, code_version, load_dataset_from_args, require_at_least, save_figure
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.nets import build_net, train_classifier
 from itgan_replay.condensation.recipe import build_latents
-from itgan_replay.data import DatasetError, ImageTensors, load_dataset
+from itgan_replay.data import DatasetError, ImageTensors
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 from itgan_replay.memory.jpeg import JPEGCodec
@@ -98,7 +98,7 @@ def source_indices(sources: torch.Tensor, class_photos: torch.Tensor) -> torch.T
 
 def feature_net(data: ImageTensors, args: argparse.Namespace) -> torch.nn.Module:
     torch.manual_seed(args.seed)
-    net = build_net("convnet", len(data.class_names), 64)
+    net = build_net("convnet", len(data.class_names), 64, data.image_size)
     train_classifier(net, data.normalize(data.images), data.labels, args.feature_epochs,
                      rng=torch.Generator().manual_seed(args.seed))
     return net.eval()
@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         require_at_least(args, {"experiences": 1, "feature_epochs": 1})
         JPEGCodec(args.jpeg_quality)  # checks the quality
         generator = FrozenGenerator.load(args.generator)
-        train = load_dataset(args.dataset, args.data_root)[0].with_stats(generator.mean_values, generator.std_values)
-        other = load_dataset(args.feature_dataset, args.data_root)[0].with_stats(generator.mean_values, generator.std_values)
+        train = load_dataset_from_args(args)[0].with_stats(generator.mean_values, generator.std_values)
+        other = load_dataset_from_args(args, args.feature_dataset)[0].with_stats(generator.mean_values, generator.std_values)
         if len(train.class_names) % args.experiences:
             raise ValueError(f"{args.experiences} experiences cannot split {len(train.class_names)} classes evenly")
     except (ValueError, DatasetError, StoredFileError, FileNotFoundError) as err:
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     latent = build_latent_memories(train, generator, args)
     net = feature_net(other, args)
     features = feature_distances(lambda x: net.embed(train.normalize((x * 255).round().to(torch.uint8))))
-    codec = JPEGCodec(args.jpeg_quality, train.images.shape[-1])
+    codec = JPEGCodec(args.jpeg_quality, train.image_size)
     scores = {name: {"psnr": [], "feature": []} for name in MEMORIES}
     examples = {"source": []} | {name: [] for name in MEMORIES}
     photos_per_class = []

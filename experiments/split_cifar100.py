@@ -27,12 +27,13 @@ from pathlib import Path
 import torch
 
 from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, code_version, config_from_args,
-                             differences, recipe_from_args, require_at_least, save_figure)
+                             dataset_argv, differences, load_dataset_from_args, recipe_from_args, require_at_least,
+                             save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.condensation.recipe import LatentRecipe
-from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
+from itgan_replay.data import DatasetError, count_classes, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory.latent import BudgetError
@@ -122,7 +123,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "experiences, 3.69 MB, 2 CPU cores), paper (GPU, the paper's settings), smoke (tests). "
                         "Default: hundred for a stream of 100 or more classes (CIFAR-100), else quick")
     add_dataset_options(p, default="cifar100")
-    p.add_argument("--resize", action="store_true", help="resize photos that are not 32x32 (otherwise they are an error)")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
                    help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
@@ -148,20 +148,21 @@ class UsageError(ValueError):
     """An option or combination of options cannot run; raised before any training."""
 
 
-def obtain_generator(args: argparse.Namespace) -> FrozenGenerator:
+def obtain_generator(args: argparse.Namespace, image_size: int) -> FrozenGenerator:
+    """``--generator``, or the cached generator of this dataset, or (``--pretrain``) one pretrained now with the
+    pretraining preset for the preset and image size (paper; cpu at 32 px, cpu64 at 64 px)."""
     dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", args.dataset.split("/")[-1] if "/" in args.dataset else args.dataset)
-    pretrain_preset = "paper" if args.preset == "paper" else "cpu"
+    pretrain_preset = "paper" if args.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
     path = args.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
     if not path.exists():
         if not args.pretrain:
             raise UsageError(
                 f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
-                f"{pretrain_preset} --dataset {args.dataset} --out {path}\nor pass --pretrain to do that now, "
+                f"{pretrain_preset} {' '.join(dataset_argv(args))} --out {path}\nor pass --pretrain to do that now, "
                 f"or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10)")
         from experiments.pretrain_generator import main as pretrain_main
 
-        if pretrain_main(["--preset", pretrain_preset, "--dataset", args.dataset, "--data-root", args.data_root,
-                          "--out", str(path), "--device", args.device]) != 0:
+        if pretrain_main(["--preset", pretrain_preset, *dataset_argv(args), "--out", str(path), "--device", args.device]) != 0:
             raise UsageError("pretraining the generator failed; see above")
     return FrozenGenerator.load(path, device=args.device)
 
@@ -206,7 +207,7 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
     from avalanche.training.supervised import JointTraining, Naive
 
     torch.manual_seed(args.seed)
-    model = build_net(preset.model, n_classes, preset.model_width)
+    model = build_net(preset.model, n_classes, preset.model_width, image_size)
     memory_file = run_dir / "memories" / f"{name}.pt" if args.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
                            image_stats, args.seed, image_size, memory_file)
@@ -301,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.out_dir / name
     for method in methods:  # a corrupt or old-format checkpoint stops here, before any data loads
         checkpoint_settings(run_dir / "checkpoints" / f"{method}.ckpt")
-    train, test = load_dataset(args.dataset, args.data_root, resize=args.resize)
+    train, test = load_dataset_from_args(args)
     if args.validation_per_class:
         train, test = split_validation(train, args.validation_per_class, args.seed)
     n_classes = len(train.class_names)
@@ -313,15 +314,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"budget of {preset.budget_bytes:,} bytes holds fewer than one exemplar per class ({n_classes} classes)")
     if "jpeg" in methods:  # a bad quality or a budget with no room beside the JPEG header stops here
         try:
-            JPEGClassBalancedBuffer(preset.budget_bytes, n_classes, preset.jpeg_quality, train.mean, train.std)
+            JPEGClassBalancedBuffer(preset.budget_bytes, n_classes, preset.jpeg_quality, train.mean, train.std, train.image_size)
         except ValueError as err:
             raise UsageError(str(err)) from err
     generator = None
     if any(m in GENERATOR_METHODS for m in methods):
-        generator = obtain_generator(args)
+        generator = obtain_generator(args, train.image_size)
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
                              f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
+        if generator.config.img_size != train.image_size:
+            raise UsageError(f"the generator makes {generator.config.img_size}x{generator.config.img_size} images, the "
+                             f"stream's photos are {train.image_size}x{train.image_size}; use a generator pretrained at "
+                             f"this size, or pass --image-size {generator.config.img_size} --resize")
         stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
         provenance, generator_bytes = stored.provenance, stored.param_bytes
         if preset.budget_bytes < generator_bytes:
@@ -349,7 +354,7 @@ def run(args: argparse.Namespace) -> int:
             results[method] = saved["result"]
             continue
         results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
-                                     len(train), train.images.shape[-1], run_dir, (train.mean, train.std), method_settings)
+                                     len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())

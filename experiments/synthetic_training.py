@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import add_dataset_options, require_at_least, save_figure
+from experiments.cli import add_dataset_options, load_dataset_from_args, require_at_least, save_figure
 from itgan_replay.condensation.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
-from itgan_replay.data import DatasetError, load_dataset
+from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 
@@ -103,7 +103,8 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
     classes = sorted(real)
     labels = torch.arange(len(classes)).repeat_interleave(n)
     base = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=args.subset_size or n, real_batch=args.real_batch)
-    sampler = EmbeddingSampler("convnet", len(classes), args.embedding_width)
+    size = generator.config.img_size
+    sampler = EmbeddingSampler("convnet", len(classes), args.embedding_width, image_size=size)
     inversion = InversionConfig(steps=args.inversion_steps)
     latents: dict[str, torch.Tensor] = {}
     if "gan" in sources:
@@ -124,7 +125,7 @@ def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: 
         if source.startswith("itgan"):
             config, pooled = itgan_variant(source, base)
             condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width,
-                                                              pool if pooled else None), config, inversion=inversion)
+                                                              pool if pooled else None, image_size=size), config, inversion=inversion)
             jobs = plan_jobs({c: n for c in classes}, config, seed)
             bar = tqdm(jobs, desc=f"n={n} seed={seed} {source}", disable=args.no_progress, leave=False)
             condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.label][list(job.indices)])
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "inversion_net_epochs": 1, "pool_nets": 1, "pool_epochs": 1})
         pooled = [itgan_variant(s, CondenseConfig())[1] for s in args.sources if s not in SOURCES]  # checks every variant
         generator = FrozenGenerator.load(args.generator)
-        train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset(args.dataset, args.data_root))
+        train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset_from_args(args))
         settings = settings_of(args, generator)
         results_path = args.out / "results.json"
         runs = []
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 x, y = sets[source]
                 train_start = time.time()
                 torch.manual_seed(seed)
-                net = train_classifier(build_net(arch, len(train.class_names), widths[arch]), x, y, args.epochs,
+                net = train_classifier(build_net(arch, len(train.class_names), widths[arch], train.image_size), x, y, args.epochs,
                                        batch_size=args.batch_size, rng=torch.Generator().manual_seed(seed))
                 runs.append({"per_class": n, "seed": seed, "arch": arch, "width": widths[arch], "source": source,
                              "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s,

@@ -1,8 +1,9 @@
 """Image datasets as in-memory uint8 tensors, with explicit errors for bad input.
 
-``load_dataset("cifar10" | "cifar100" | "imagefolder:PATH", split)`` returns an
+``load_dataset("cifar10" | "cifar100" | "imagefolder:PATH")`` returns train and test
 :class:`ImageTensors`. CIFAR comes through torchvision (downloaded where online);
-an ImageFolder root holds ``train/<class>/`` and ``test/<class>/``.
+an ImageFolder root holds ``train/<class>/`` and ``test/<class>/``. Images are square, of one
+size: the dataset's own, or ``image_size`` (with ``resize=True``, every other size is resized to it).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-IMAGE_SIZE = 32
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
 
 
@@ -24,7 +24,7 @@ class DatasetError(ValueError):
 
 @dataclass
 class ImageTensors(Dataset):
-    """Images (N, 3, 32, 32) uint8, integer labels (N,) and class names.
+    """Square images (N, 3, size, size) uint8, integer labels (N,) and class names.
 
     Indexing gives ``(float image normalised by mean/std, label)``.
     """
@@ -40,6 +40,11 @@ class ImageTensors(Dataset):
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def image_size(self) -> int:
+        """The side of the (square) images in pixels."""
+        return self.images.shape[-1]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.normalize(self.images[i]), self.targets[i]
@@ -82,19 +87,34 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
 
 
-def _read_image(path: Path, resize: bool) -> np.ndarray:
+def _read_image(path: Path, image_size: int | None, resize: bool) -> np.ndarray:
     with Image.open(path) as im:
         im = im.convert("RGB")
-        if im.size != (IMAGE_SIZE, IMAGE_SIZE):
+        if image_size is not None and im.size != (image_size, image_size):
             if not resize:
-                raise DatasetError(f"{path} is {im.size[0]}x{im.size[1]}, not {IMAGE_SIZE}x{IMAGE_SIZE}; "
-                                   "pass --resize to resize images explicitly")
-            im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC)
+                raise DatasetError(f"{path} is {im.size[0]}x{im.size[1]}, not {image_size}x{image_size}; "
+                                   f"pass --image-size {image_size} --resize to resize every photo to that size")
+            im = im.resize((image_size, image_size), Image.BICUBIC)
         return np.asarray(im, dtype=np.uint8)
 
 
-def load_image_folder(root: str | Path, resize: bool = False) -> ImageTensors:
-    """Read ``root/<class>/*.jpg|png|...`` into memory (classes sorted by name)."""
+def _check_size(image_size: int | None, resize: bool) -> None:
+    if resize and image_size is None:
+        raise DatasetError("--resize needs --image-size: the side, in pixels, that every photo is resized to")
+    if image_size is not None and image_size < 8:
+        raise DatasetError(f"--image-size must be 8 or more, got {image_size}")
+
+
+def load_image_folder(root: str | Path, image_size: int | None = None, resize: bool = False) -> ImageTensors:
+    """Read ``root/<class>/*.jpg|png|...`` into memory (classes sorted by name).
+
+    Every image must be square and ``image_size`` pixels wide (``None``: the size of the first image);
+    with ``resize``, images of another size are resized to ``image_size`` (bicubic) instead.
+
+    Raises:
+        DatasetError: a missing folder, fewer than 2 classes, an empty class, or an image of another size.
+    """
+    _check_size(image_size, resize)
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such directory; an ImageFolder dataset needs {root}/<class>/<image files>")
@@ -107,7 +127,14 @@ def load_image_folder(root: str | Path, resize: bool = False) -> ImageTensors:
         if not files:
             raise DatasetError(f"{root / name}: class '{name}' has no images ({', '.join(IMAGE_EXTENSIONS)}); "
                                "add images or remove the folder")
-        arrays += [_read_image(f, resize) for f in files]
+        for f in files:
+            arrays.append(_read_image(f, image_size, resize))
+            if image_size is None:
+                height, width = arrays[0].shape[:2]
+                if height != width:
+                    raise DatasetError(f"{f} is {width}x{height}, not square; pass --image-size N --resize to resize "
+                                       "every photo to N x N")
+                image_size = width
         labels += [c] * len(files)
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageTensors(images, torch.tensor(labels), classes)
@@ -134,6 +161,14 @@ def _load_torchvision_cifar(name: str, root: Path, train: bool, download: bool) 
     return ImageTensors(images, torch.tensor(ds.targets), list(ds.classes))
 
 
+def _resized(data: ImageTensors, image_size: int) -> ImageTensors:
+    """``data`` with every image resized to ``image_size`` square (bicubic, as :func:`load_image_folder`)."""
+    arrays = [np.asarray(Image.fromarray(x.permute(1, 2, 0).numpy()).resize((image_size, image_size), Image.BICUBIC))
+              for x in data.images]
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return ImageTensors(images, data.labels, data.class_names, data.mean, data.std)
+
+
 def count_classes(spec: str) -> int:
     """The number of classes of a :func:`load_dataset` spec, without reading any image
     (CIFAR's are known; an ImageFolder's are its ``train/`` class folders)."""
@@ -148,19 +183,27 @@ def count_classes(spec: str) -> int:
     return sum(d.is_dir() for d in train.iterdir())
 
 
-def load_dataset(spec: str, data_root: str | Path = "data", resize: bool = False,
+def load_dataset(spec: str, data_root: str | Path = "data", image_size: int | None = None, resize: bool = False,
                  download: bool = True) -> tuple[ImageTensors, ImageTensors]:
     """Train and test sets of ``spec``, both normalised with the train set's channel statistics.
 
     ``spec`` is ``cifar10``, ``cifar100`` or ``imagefolder:PATH`` (PATH holds
-    ``train/<class>/`` and ``test/<class>/`` with the same class folders).
+    ``train/<class>/`` and ``test/<class>/`` with the same class folders). ``image_size`` and
+    ``resize`` as in :func:`load_image_folder` (test photos must have the train photos' size).
     """
+    _check_size(image_size, resize)
     if spec in ("cifar10", "cifar100"):
         train = _load_torchvision_cifar(spec, Path(data_root), True, download)
         test = _load_torchvision_cifar(spec, Path(data_root), False, download)
+        if image_size not in (None, train.image_size):
+            if not resize:
+                raise DatasetError(f"{spec} photos are {train.image_size}x{train.image_size}, not {image_size}x{image_size}; "
+                                   f"pass --resize to resize them, or leave out --image-size")
+            train, test = (_resized(d, image_size) for d in (train, test))
     elif spec.startswith("imagefolder:"):
         root = Path(spec.split(":", 1)[1])
-        train, test = load_image_folder(root / "train", resize), load_image_folder(root / "test", resize)
+        train = load_image_folder(root / "train", image_size, resize)
+        test = load_image_folder(root / "test", train.image_size, resize)
         if train.class_names != test.class_names:
             raise DatasetError(f"{root}: train and test have different class folders")
     else:

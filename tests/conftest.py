@@ -5,9 +5,9 @@ from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConf
 
 
 def tiny_generator(n_classes: int = 4, ch: int = 2, seed: int = 0, z_dim: int = 16,
-                   class_names: list[str] | None = None) -> FrozenGenerator:
+                   class_names: list[str] | None = None, img_size: int = 32) -> FrozenGenerator:
     torch.manual_seed(seed)
-    g = Generator(GeneratorConfig(n_classes=n_classes, ch=ch, z_dim=z_dim, shared_dim=8))
+    g = Generator(GeneratorConfig(n_classes=n_classes, ch=ch, z_dim=z_dim, shared_dim=8, img_size=img_size))
     with torch.no_grad():  # a few train-mode forwards give the batch norms non-trivial running statistics
         for _ in range(3):
             g(torch.randn(16, z_dim), torch.randint(n_classes, (16,)))
@@ -27,8 +27,9 @@ def smoke_stream(root):
     return root, f"imagefolder:{data}", root / "g.pt"
 
 
-def write_image_folder(root, classes, n_train=12, n_test=4, seed=0):
-    """A small generated ImageFolder dataset: root/{train,test}/<class>/*.png, classes told apart by colour."""
+def write_image_folder(root, classes, n_train=12, n_test=4, seed=0, size=32):
+    """A small generated ImageFolder dataset: root/{train,test}/<class>/*.png (``size`` pixels square), classes
+    told apart by colour."""
     import numpy as np
     from PIL import Image
 
@@ -37,6 +38,6 @@ def write_image_folder(root, classes, n_train=12, n_test=4, seed=0):
         for c, name in enumerate(classes):
             (root / split / name).mkdir(parents=True)
             for i in range(n):
-                pixels = rng.integers(0, 60, (32, 32, 3)) + np.array([60 * c, 200 - 50 * c, 30 * c])
+                pixels = rng.integers(0, 60, (size, size, 3)) + np.array([60 * c, 200 - 50 * c, 30 * c])
                 Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(root / split / name / f"{i}.png")
     return root

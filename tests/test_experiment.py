@@ -46,6 +46,28 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert "already done" in capsys.readouterr().out
 
 
+def test_a_64_pixel_stream_runs_at_its_size_and_a_generator_of_another_size_stops_before_training(setup, tmp_path, capsys):
+    data = write_image_folder(tmp_path / "data64", ["0", "1", "2", "3"], size=64)
+    tiny_generator(img_size=64).save(tmp_path / "g64.pt", extra={"dataset": "imagefolder:pretrain-photos"})
+    common = ["--preset", "smoke", "--dataset", f"imagefolder:{data}", "--experiences", "2", "--out-dir",
+              str(tmp_path / "runs"), "--no-progress"]
+    assert split_cifar100.main([*common, "--generator", str(tmp_path / "g64.pt"), "--methods", "itgan,exemplar,jpeg",
+                                "--name", "big"]) == 0
+    results = json.loads((tmp_path / "runs/big/results.json").read_text())["results"]
+    assert results["exemplar"]["stored_bytes"] == 48 * 64 * 64 * 3  # every photo fits, at its own size
+    assert 48 * 300 < results["jpeg"]["stored_bytes"] < 48 * 64 * 64 * 3
+    itgan = results["itgan"]  # a latent costs its 16 float32 numbers at any image size
+    assert itgan["stored_bytes_without_generator"] == 64 * itgan["stored_samples"] > 0 and itgan["stored_bytes"] <= 1_200_000
+    assert split_cifar100.main([*common, "--generator", str(setup[2]), "--methods", "itgan", "--name", "mixed"]) == 2
+    assert ("the generator makes 32x32 images, the stream's photos are 64x64; use a generator pretrained at this size, "
+            "or pass --image-size 32 --resize") in capsys.readouterr().err
+    assert not (tmp_path / "runs/mixed/checkpoints").exists()  # stopped before any training
+    assert split_cifar100.main([*common, "--generator", str(setup[2]), "--methods", "exemplar", "--name", "small",
+                                "--image-size", "32", "--resize"]) == 0
+    small = json.loads((tmp_path / "runs/small/results.json").read_text())["results"]["exemplar"]
+    assert small["stored_bytes"] == 48 * 32 * 32 * 3
+
+
 def test_kept_memory_loads_with_its_generator_and_keeping_it_does_not_change_training(setup):
     from itgan_replay import FrozenGenerator, LatentMemory
 
@@ -292,7 +314,7 @@ def no_data_loads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("data loaded before the options were checked")
 
-    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
+    monkeypatch.setattr(split_cifar100, "load_dataset_from_args", refuse)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -393,8 +415,8 @@ def test_other_scripts_stop_bad_values_with_one_line_before_any_data_loads(setup
     def refuse(*args, **kwargs):
         raise AssertionError("data loaded before the options were checked")
 
-    monkeypatch.setattr(module, "load_dataset", refuse, raising=False)
-    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
+    monkeypatch.setattr(module, "load_dataset_from_args", refuse, raising=False)
+    monkeypatch.setattr(split_cifar100, "load_dataset_from_args", refuse)
     required = {"condense_dataset": ["--out", str(tmp_path / "m.pt")], "preset_sweep": ["--setting", "a="],
                 "budget_sweep": ["--out-dir", str(tmp_path)], "synthetic_training": ["--out", str(tmp_path)],
                 "generator_dtype": ["--out", str(tmp_path)]}[script]

@@ -115,10 +115,11 @@ def test_int8_storage_quantises_weights_per_output_channel_and_counts_scales(gen
     assert 0 < (stored.generate(z, y) - generator.generate(z, y)).abs().max() < 0.3
 
 
-@pytest.mark.parametrize("ch, storage", [(2, torch.float32), (8, torch.float32), (4, torch.float16)])
-def test_folded_generator_computes_the_plain_forward_and_its_latent_gradient(ch, storage):
+@pytest.mark.parametrize("ch, storage, size", [(2, torch.float32, 32), (8, torch.float32, 32), (4, torch.float16, 32),
+                                               (4, torch.float32, 64)])
+def test_folded_generator_computes_the_plain_forward_and_its_latent_gradient(ch, storage, size):
     torch.manual_seed(1)
-    g = Generator(GeneratorConfig(n_classes=5, ch=ch))
+    g = Generator(GeneratorConfig(n_classes=5, ch=ch, img_size=size))
     with torch.no_grad():  # every weight, norm statistic and affine norm parameter away from its initial value
         for p in g.parameters():
             p.add_(torch.randn_like(p) * 0.1)
@@ -130,6 +131,7 @@ def test_folded_generator_computes_the_plain_forward_and_its_latent_gradient(ch,
     z, y = torch.randn(6, 128, requires_grad=True), torch.tensor([0, 1, 2, 3, 4, 0])
     plain = frozen.net(z, y)  # the stored weights through the unfolded network
     folded = frozen.folded(z, y)
+    assert plain.shape == (6, 3, size, size)
     assert (folded - plain).abs().max() < 1e-5 and folded.is_contiguous()  # the usual layout for what follows
     weights = torch.randn_like(plain)
     (grad_plain,) = torch.autograd.grad((plain * weights).sum(), z)
@@ -144,3 +146,13 @@ def test_upsampling_kernels_equal_a_conv_after_nearest_upsampling():
     reference = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2), w, padding=1)
     transposed = torch.nn.functional.conv_transpose2d(x, upsampling_kernels(w), stride=2, padding=1)
     assert transposed.shape == reference.shape and torch.allclose(transposed, reference)
+
+
+def test_finer_blocks_are_narrower_and_the_32_pixel_architecture_is_unchanged():
+    assert GeneratorConfig(10, ch=8).block_widths == [32, 32, 32]  # the shipped CIFAR generators' widths
+    assert GeneratorConfig(10, ch=8, img_size=64).block_widths == [32, 32, 32, 16]
+    assert GeneratorConfig(10, ch=8, img_size=128).block_widths == [32, 32, 32, 16, 8]
+    g = Generator(GeneratorConfig(3, ch=8, img_size=64))
+    assert [b.conv2.out_channels for b in g.blocks] == [32, 32, 32, 16] and g.out_conv.in_channels == 16
+    with pytest.raises(ValueError, match="img_size 48 must be bottom_width 4 times a power of 2"):
+        GeneratorConfig(3, img_size=48)

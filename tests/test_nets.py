@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itgan_replay.condensation.nets import AvgPool2x2, ConvNet, Conv2d, EmbeddingSampler, InstanceNorm, ResNet18, input_grads_in
+from itgan_replay.condensation.nets import (AvgPool2x2, ConvNet, Conv2d, EmbeddingSampler, InstanceNorm, ResNet18, build_net,
+                                           input_grads_in)
 
 
 def norms():
@@ -128,3 +129,20 @@ def test_avg_pool_as_reshape_and_mean_equals_avg_pool(monkeypatch):
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # the form torch.compile sees
     assert torch.allclose(AvgPool2x2()(x), F.avg_pool2d(x, 2), atol=1e-6)
     assert torch.equal(AvgPool2x2()(odd), F.avg_pool2d(odd, 2))  # odd sides: floor, as nn.AvgPool2d
+
+
+def test_convnet_depth_follows_the_image_size_and_condensation_refuses_nets_of_another_size():
+    from conftest import tiny_generator
+    from itgan_replay.condensation.condense import Condenser
+    from itgan_replay.condensation.nets import convnet_depth
+
+    assert [convnet_depth(s) for s in (8, 16, 32, 64, 128)] == [1, 2, 3, 4, 5]  # DC/DM: depth 3 at 32 px, 4 at 64
+    for bad in (4, 48, 100):
+        with pytest.raises(ValueError, match="4 times a power of 2"):
+            convnet_depth(bad)
+    net = build_net("convnet", 3, 8, image_size=64)
+    assert len(net.features) == 4 * 4 and net.feature_dim == 8 * 4 * 4 and net(torch.zeros(2, 3, 64, 64)).shape == (2, 3)
+    with pytest.raises(ValueError, match="the embedding nets take 32-pixel images, the generator makes 64-pixel ones"):
+        Condenser(tiny_generator(img_size=64), EmbeddingSampler("convnet", 4, width=8))
+    condenser = Condenser(tiny_generator(img_size=64), EmbeddingSampler("convnet", 4, width=8, image_size=64))
+    assert condenser.augment.image_size == 64  # DSA's shifts and cutouts drawn for 64-pixel images

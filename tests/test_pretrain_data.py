@@ -18,9 +18,9 @@ TINY = PretrainConfig(ch=2, d_ch=2, z_dim=16, batch_size=8, d_steps=2, ema_decay
                       iterations=6, checkpoint_every=3, log_every=1, seed=1)
 
 
-def trainer(workdir, config=TINY):
+def trainer(workdir, config=TINY, size=32):
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=g)
+    images = torch.randint(0, 256, (40, 3, size, size), dtype=torch.uint8, generator=g)
     labels = torch.arange(4).repeat(10)
     return GANTrainer(images, labels, ["a", "b", "c", "d"], (0.5,) * 3, (0.25,) * 3, config, workdir)
 
@@ -39,6 +39,20 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert full.frozen().fingerprint == resumed.frozen().fingerprint
     assert (tmp_path / "full" / "samples" / "iter_000006.png").exists()
+
+
+def test_a_64_pixel_run_builds_its_networks_for_64_pixels_and_its_checkpoint_refuses_32(tmp_path):
+    big = trainer(tmp_path, replace(TINY, iterations=3), size=64)
+    big.train(progress=False)
+    assert big.G.config.img_size == 64 and len(big.G.blocks) == 4
+    feature_maps = []  # D halves 64 px in one narrow block (ch channels) before its 32-px blocks, as at 32 px
+    big.D.blocks[1].register_forward_hook(lambda m, x, out: feature_maps.append((x[0].shape, out.shape)))
+    big.D(torch.zeros(2, 3, 64, 64), torch.tensor([0, 1]))
+    assert feature_maps == [(torch.Size([2, 2, 32, 32]), torch.Size([2, 8, 16, 16]))]
+    assert big.frozen().generate(torch.randn(2, 16), torch.tensor([0, 3])).shape == (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="trained on 64-pixel images, this run has 32-pixel ones"):
+        trainer(tmp_path).load_checkpoint()
+    assert [type(b) for b in Discriminator(4, 2, 32).blocks] == [type(b) for b in Discriminator(4, 2, 64).blocks][1:]
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path):
@@ -92,12 +106,33 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "empty" / "dog").mkdir()
     with pytest.raises(DatasetError, match="'dog' has no images"):
         load_image_folder(tmp_path / "empty")
-    write_folder(tmp_path / "big", ["cat", "dog"], size=40)
-    with pytest.raises(DatasetError, match="--resize"):
-        load_image_folder(tmp_path / "big")
-    assert load_image_folder(tmp_path / "big", resize=True).images.shape == (4, 3, 32, 32)
     with pytest.raises(DatasetError, match="unknown dataset"):
         load_dataset("mnist")
+
+
+def test_image_size_is_the_datasets_own_or_resized_to_on_request(tmp_path):
+    write_folder(tmp_path / "big", ["cat", "dog"], size=40)
+    assert load_image_folder(tmp_path / "big").image_size == 40  # the photos' own size
+    with pytest.raises(DatasetError, match="not 32x32; pass --image-size 32 --resize"):
+        load_image_folder(tmp_path / "big", image_size=32)
+    small = load_image_folder(tmp_path / "big", image_size=32, resize=True)
+    assert small.images.shape == (4, 3, 32, 32)
+    with pytest.raises(DatasetError, match="--resize needs --image-size"):
+        load_image_folder(tmp_path / "big", resize=True)
+    with pytest.raises(DatasetError, match="--image-size must be 8 or more"):
+        load_dataset("cifar10", tmp_path, image_size=4)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "big" / "dog" / "9.png")
+    with pytest.raises(DatasetError, match="9.png is 64x64, not 40x40"):  # a mixed folder stops at the first odd photo
+        load_image_folder(tmp_path / "big")
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "big" / "cat" / "0.png")
+    with pytest.raises(DatasetError, match="not square"):
+        load_image_folder(tmp_path / "big")
+    write_folder(tmp_path / "pair" / "train", ["cat", "dog"], size=64)
+    write_folder(tmp_path / "pair" / "test", ["cat", "dog"], size=32)
+    with pytest.raises(DatasetError, match="not 64x64"):  # test photos must match the train photos
+        load_dataset(f"imagefolder:{tmp_path / 'pair'}")
+    train, test = load_dataset(f"imagefolder:{tmp_path / 'pair'}", image_size=48, resize=True)
+    assert train.image_size == test.image_size == 48
 
 
 def test_count_classes_reads_folder_names_only(tmp_path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -184,7 +184,7 @@ class Condenser:
         generator: the frozen generator (its device is where jobs run).
         sampler: gives the embedding net of each step (random or pooled).
         config: condensation settings.
-        augment: Siamese augmentation (DSA defaults); ``None`` disables augmentation.
+        augment: Siamese augmentation; ``"dsa"``: DSA's defaults at the generator's image size; ``None``: none.
         inversion: how latents are initialised (Eq. 1); ``None``: N(0, I) latents.
         inversion_net: the feature net phi of the inversion (e.g. :func:`~itgan_replay.condensation.nets.trained_net`
             on the data being condensed); ``None``: a net drawn from ``sampler`` with the job's seed.
@@ -193,9 +193,16 @@ class Condenser:
     """
 
     def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
-                 augment: SiameseAugment | None = SiameseAugment(),
+                 augment: SiameseAugment | Literal["dsa"] | None = "dsa",
                  inversion: InversionConfig | None = InversionConfig(), inversion_net: nn.Module | None = None,
                  codec: LatentCodec | None = None) -> None:
+        size = generator.config.img_size
+        augment = SiameseAugment(image_size=size) if augment == "dsa" else augment
+        sizes = {"embedding nets": getattr(sampler, "image_size", None), "augmentation": getattr(augment, "image_size", None)}
+        for part, its_size in sizes.items():
+            if its_size not in (None, size):
+                raise ValueError(f"the {part} take {its_size}-pixel images, the generator makes {size}-pixel ones; "
+                                 f"build them with image_size={size}")
         self.generator, self.sampler, self.config = generator, sampler, config
         self.augment, self.inversion, self.inversion_net, self.codec = augment, inversion, inversion_net, codec
         self._compiled: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None

@@ -118,11 +118,22 @@ class AvgPool2x2(nn.Module):
         return F.avg_pool2d(x, 2)
 
 
-class ConvNet(nn.Module):
-    """``depth`` blocks of conv(width) + instance norm + ReLU + 2x2 avg pool, then a linear head (DC/DM/IT-GAN)."""
+def convnet_depth(image_size: int) -> int:
+    """The ConvNet depth of DC/DM for square images of ``image_size``: pooling down to 4 x 4 (3 at 32 px, 4 at 64)."""
+    depth = image_size.bit_length() - 3
+    if image_size < 8 or 4 * 2**depth != image_size:
+        raise ValueError(f"a ConvNet takes images of 8, 16, 32, 64, ... pixels (4 times a power of 2), got {image_size}")
+    return depth
 
-    def __init__(self, n_classes: int, width: int = 128, depth: int = 3, in_channels: int = 3, image_size: int = 32) -> None:
+
+class ConvNet(nn.Module):
+    """``depth`` blocks of conv(width) + instance norm + ReLU + 2x2 avg pool, then a linear head (DC/DM/IT-GAN);
+    ``depth=None``: :func:`convnet_depth` of ``image_size``."""
+
+    def __init__(self, n_classes: int, width: int = 128, depth: int | None = None, in_channels: int = 3,
+                 image_size: int = 32) -> None:
         super().__init__()
+        depth = convnet_depth(image_size) if depth is None else depth
         layers: list[nn.Module] = []
         for i in range(depth):
             layers += [Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
@@ -179,11 +190,13 @@ class ResNet18(nn.Module):
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"convnet": ConvNet, "resnet18": ResNet18}
 
 
-def build_net(arch: str, n_classes: int, width: int | None = None) -> nn.Module:
-    """``convnet`` or ``resnet18``; ``width`` overrides the default channel width."""
+def build_net(arch: str, n_classes: int, width: int | None = None, image_size: int = 32) -> nn.Module:
+    """``convnet`` or ``resnet18`` for square images of ``image_size`` pixels; ``width`` overrides the default
+    channel width. A ConvNet's depth follows the image size (:func:`convnet_depth`); ResNet-18 pools globally."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{arch}'; choose from {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](n_classes, **({"width": width} if width else {}))
+    sized = {"image_size": image_size} if arch == "convnet" else {}
+    return ARCHITECTURES[arch](n_classes, **({"width": width} if width else {}), **sized)
 
 
 class EmbeddingSampler:
@@ -191,12 +204,15 @@ class EmbeddingSampler:
 
     With ``pool=None`` every call returns a freshly initialised net (seeded by ``rng``);
     with a pool of state dicts (see :func:`build_pool`) it loads one drawn by ``rng``.
-    Nets are in train mode, frozen (no parameter gradients) and channels-last (faster on CPU).
+    Nets are in train mode, frozen (no parameter gradients) and channels-last (faster on CPU), and take
+    square images of ``image_size`` pixels.
     """
 
     def __init__(self, arch: str = "convnet", n_classes: int = 10, width: int | None = None,
-                 pool: Sequence[dict[str, torch.Tensor]] | None = None, device: str | torch.device = "cpu") -> None:
-        self.net = build_net(arch, n_classes, width).to(device, memory_format=torch.channels_last).requires_grad_(False)
+                 pool: Sequence[dict[str, torch.Tensor]] | None = None, device: str | torch.device = "cpu",
+                 image_size: int = 32) -> None:
+        self.image_size = image_size
+        self.net = build_net(arch, n_classes, width, image_size).to(device, memory_format=torch.channels_last).requires_grad_(False)
         self.pool = list(pool) if pool is not None else None
         if self.pool is not None and not self.pool:
             raise ValueError("the embedding pool is empty; build it with build_pool() or pass pool=None")
@@ -249,11 +265,11 @@ def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_s
 
 def trained_net(images: torch.Tensor, labels: torch.Tensor, n_classes: int, epochs: int, arch: str = "convnet",
                 width: int | None = None, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
-    """A net initialised and trained (:func:`train_classifier`, on ``device``) from ``seed`` alone, in
-    eval mode; the global RNG is left as it was."""
+    """A net for ``images``' size initialised and trained (:func:`train_classifier`, on ``device``) from
+    ``seed`` alone, in eval mode; the global RNG is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build_net(arch, n_classes, width)
+        net = build_net(arch, n_classes, width, images.shape[-1])
     return train_classifier(net.to(device), images, labels, epochs, rng=torch.Generator().manual_seed(seed))
 
 

@@ -66,7 +66,8 @@ def build_latents(generator: FrozenGenerator, images: torch.Tensor, labels: torc
         pool = build_pool(images, labels, n_classes, recipe.pool_size, recipe.pool_epochs, recipe.embedding_arch,
                           recipe.embedding_width, seed)
     sources = class_image_sets(images, labels, classes, seed)
-    sampler = EmbeddingSampler(recipe.embedding_arch, n_classes, recipe.embedding_width, pool, device)
+    sampler = EmbeddingSampler(recipe.embedding_arch, n_classes, recipe.embedding_width, pool, device,
+                               generator.config.img_size)
     inversion = recipe.inversion if recipe.init == "inversion" else None
     start, inversion_net = time.perf_counter(), None
     if inversion is not None and recipe.inversion_net == "trained":

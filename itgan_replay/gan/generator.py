@@ -1,4 +1,4 @@
-"""A BigGAN-style class-conditional generator for 32x32 images, and its frozen wrapper.
+"""A BigGAN-style class-conditional generator for square images (32 x 32, 64 x 64, ...), and its frozen wrapper.
 
 ``Generator`` is what pretraining trains. ``FrozenGenerator`` is what IT-GAN uses:
 eval mode, no parameter gradients, spectral norm baked into the weights, output
@@ -51,7 +51,14 @@ class GeneratorConfig:
 
     @property
     def n_blocks(self) -> int:
+        """Up-sampling blocks from ``bottom_width`` to ``img_size``."""
         return (self.img_size // self.bottom_width).bit_length() - 1
+
+    @property
+    def block_widths(self) -> list[int]:
+        """Output channels of each block: ``4 * ch`` up to 32 x 32 (the CIFAR architecture), then halved at
+        every finer resolution (as BigGAN narrows its high-resolution blocks), at least ``ch // 2``."""
+        return [max(4 * self.ch >> max(0, i - 2), self.ch // 2, 1) for i in range(self.n_blocks)]
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -87,18 +94,18 @@ class GBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """BigGAN-style generator: ``G(z, y)`` gives images in [-1, 1] of shape (N, 3, 32, 32)."""
+    """BigGAN-style generator: ``G(z, y)`` gives images in [-1, 1] of shape (N, 3, img_size, img_size)."""
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         self.config = config
-        width = 4 * config.ch
+        width, widths = 4 * config.ch, config.block_widths
         cond_dim = config.z_dim + config.shared_dim
         self.shared = nn.Embedding(config.n_classes, config.shared_dim)
         self.linear = spectral_norm(nn.Linear(config.z_dim, width * config.bottom_width**2))
-        self.blocks = nn.ModuleList(GBlock(width, width, cond_dim) for _ in range(config.n_blocks))
-        self.out_bn = nn.BatchNorm2d(width)
-        self.out_conv = spectral_norm(nn.Conv2d(width, 3, 3, padding=1))
+        self.blocks = nn.ModuleList(GBlock(c_in, c_out, cond_dim) for c_in, c_out in zip([width] + widths, widths))
+        self.out_bn = nn.BatchNorm2d(widths[-1])
+        self.out_conv = spectral_norm(nn.Conv2d(widths[-1], 3, 3, padding=1))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([z, self.shared(y).to(z.dtype)], dim=1)

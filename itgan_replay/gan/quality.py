@@ -23,6 +23,6 @@ def classification_accuracy_scores(generator: FrozenGenerator, eval_sets: Mappin
     z = latent_codec.round_trip(torch.randn(len(y), generator.config.z_dim, generator=rng))
     images = generator.generate(z, y).cpu()
     torch.manual_seed(seed)
-    net = build_net(arch, n_classes, width)
+    net = build_net(arch, n_classes, width, generator.config.img_size)
     train_classifier(net, images, y, epochs, rng=rng)
     return {name: accuracy(net, x, labels) for name, (x, labels) in eval_sets.items()}
