@@ -40,7 +40,6 @@ from itgan_replay.memory.latent import BudgetError
 from itgan_replay.settings import setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
-from strategies.jpeg_buffer import JPEGClassBalancedBuffer
 from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, build_method, memory_use
 from strategies.metrics import StoredBytes
 from strategies.scenario import class_incremental_stream, seeded_class_order
@@ -57,6 +56,7 @@ class Preset:
     lr: float = setting(0.01, "SGD learning rate (momentum 0.9)")
     budget_bytes: int = setting(1_300_000, "memory budget of every replay method in bytes; a generator counts against it")
     jpeg_quality: int = setting(50, "JPEG quality (1-100) of the jpeg method's exemplars")
+    jpeg32_quality: int = setting(50, "JPEG quality (1-100) of the jpeg32 method's exemplars (stored at 32x32)")
     itgan: ITGANReplayConfig = ITGANReplayConfig()
 
     def __post_init__(self) -> None:
@@ -90,6 +90,9 @@ PRESETS = {
     # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); 50 condensation iterations and 20
     # inversion steps keep a seed's job near 90 minutes
     "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
+    # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget: quick's settings
+    # with a depth-4 ConvNet (the 64-px generator from the cpu64 pretraining preset)
+    "quick64": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40)),
     # for tests and a first try: minutes on tiny data
     "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
@@ -120,14 +123,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="quick (10 classes in 5 experiences, 1.3 MB, 2 CPU cores), hundred (100 classes in 10 "
-                        "experiences, 3.69 MB, 2 CPU cores), paper (GPU, the paper's settings), smoke (tests). "
+                        "experiences, 3.69 MB, 2 CPU cores), quick64 (quick for 64x64 photos, e.g. Imagenette), paper "
+                        "(GPU, the paper's settings), smoke (tests). "
                         "Default: hundred for a stream of 100 or more classes (CIFAR-100), else quick")
     add_dataset_options(p, default="cifar100")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
                    help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
                         "and cache it at generators/<dataset>-<preset>.pt")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of: {', '.join(METHODS)}")
+    p.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)} (default: all; jpeg32 only for "
+                                     "photos above 32x32)")
     p.add_argument("--experiences", type=int, help="number of experiences (default: 10, or classes/2 if fewer than 20 classes)")
     p.add_argument("--name", help="run name under --out-dir (default: <dataset>-<preset>-seed<seed>)")
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
@@ -210,7 +215,7 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, a
     model = build_net(preset.model, n_classes, preset.model_width, image_size)
     memory_file = run_dir / "memories" / f"{name}.pt" if args.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, args.seed, image_size, memory_file)
+                           image_stats, args.seed, image_size, memory_file, preset.jpeg32_quality)
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -293,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         require_at_least(args, {"experiences": 1, "validation_per_class": 0})
     except ValueError as err:
         raise UsageError(str(err)) from err
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods is not None else list(METHODS)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -309,12 +314,17 @@ def run(args: argparse.Namespace) -> int:
     n_exp = args.experiences if args.experiences is not None else (10 if n_classes >= 20 else n_classes // 2)
     if not 1 <= n_exp <= n_classes or n_classes % n_exp:
         raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
+    if args.methods is None and train.image_size <= 32:
+        methods.remove("jpeg32")  # it would store the photos as they are: the jpeg method
+    elif "jpeg32" in methods and train.image_size <= 32:
+        raise UsageError(f"jpeg32 stores photos downsampled to 32x32; these are {train.image_size}x{train.image_size}: use jpeg")
     image_bytes = train.images[0].numel()  # one stored uint8 photo: 3 x height x width
     if "exemplar" in methods and preset.budget_bytes // image_bytes < n_classes:
         raise UsageError(f"budget of {preset.budget_bytes:,} bytes holds fewer than one exemplar per class ({n_classes} classes)")
-    if "jpeg" in methods:  # a bad quality or a budget with no room beside the JPEG header stops here
+    for method in {"jpeg", "jpeg32"} & set(methods):  # a bad quality or a budget with no room beside the header stops here
         try:
-            JPEGClassBalancedBuffer(preset.budget_bytes, n_classes, preset.jpeg_quality, train.mean, train.std, train.image_size)
+            build_method(method, preset.budget_bytes, n_classes, jpeg_quality=preset.jpeg_quality,
+                         jpeg32_quality=preset.jpeg32_quality, image_size=train.image_size)
         except ValueError as err:
             raise UsageError(str(err)) from err
     generator = None

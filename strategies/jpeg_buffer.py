@@ -6,13 +6,15 @@
 ``max_size`` is the byte budget (``ReplayPlugin`` only checks that it equals ``mem_size``).
 The codec's shared JPEG header is counted once; every class gets an equal share of the rest
 and keeps, in a seeded random order, as many of its images as their scans fit in that share.
-Replay decodes the stored bytes on access.
+Replay decodes the stored bytes on access. With ``stored_size`` below the image size, photos are
+stored downsampled (antialiased bicubic) and upsampled (bicubic) back when replayed.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from avalanche.benchmarks.utils.classification_dataset import _make_taskaware_classification_dataset
 from avalanche.training.storage_policy import ExemplarsBuffer
 from torch.utils.data import Dataset
@@ -23,17 +25,28 @@ from itgan_replay.memory.latent import BudgetError
 from .itgan_plugin import experience_tensors
 
 
-class _DecodedExemplars(Dataset):
-    """Stored scans, decoded and normalised on access."""
+def resized(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images (N, 3, H, W) resized to ``size`` square: bicubic, antialiased when shrinking, rounded."""
+    if images.shape[-1] == size:
+        return images
+    out = F.interpolate(images.float(), size=(size, size), mode="bicubic", antialias=size < images.shape[-1], align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8)
 
-    def __init__(self, codec: JPEGCodec, scans: list[bytes], labels: list[int], mean: torch.Tensor, std: torch.Tensor) -> None:
+
+class _DecodedExemplars(Dataset):
+    """Stored scans, decoded, resized to ``image_size`` and normalised on access."""
+
+    def __init__(self, codec: JPEGCodec, scans: list[bytes], labels: list[int], mean: torch.Tensor, std: torch.Tensor,
+                 image_size: int) -> None:
         self.codec, self.scans, self.targets, self.mean, self.std = codec, scans, labels, mean, std
+        self.image_size = image_size
 
     def __len__(self) -> int:
         return len(self.scans)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return (self.codec.decode(self.scans[i]).float() / 255 - self.mean) / self.std, self.targets[i]
+        pixels = resized(self.codec.decode(self.scans[i])[None], self.image_size)[0]
+        return (pixels.float() / 255 - self.mean) / self.std, self.targets[i]
 
 
 class JPEGClassBalancedBuffer(ExemplarsBuffer):
@@ -46,6 +59,8 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
         mean, std: per-channel normalisation of the stream's images, to recover their uint8 pixels.
         image_size: side of the square images.
         seed: seed of each class's random order.
+        stored_size: side at which photos are stored (``None``: ``image_size``); smaller sizes are
+            upsampled back to ``image_size`` when replayed.
 
     Raises:
         BudgetError: the budget leaves no bytes per class beside the header (at construction), or a
@@ -53,9 +68,12 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
     """
 
     def __init__(self, budget_bytes: int, total_num_classes: int, quality: int, mean: Sequence[float],
-                 std: Sequence[float], image_size: int = 32, seed: int = 0) -> None:
+                 std: Sequence[float], image_size: int = 32, seed: int = 0, stored_size: int | None = None) -> None:
         super().__init__(budget_bytes)
-        self.codec = JPEGCodec(quality, image_size)
+        stored_size = image_size if stored_size is None else stored_size
+        if not 8 <= stored_size <= image_size:
+            raise ValueError(f"stored_size must lie in [8, image_size = {image_size}], got {stored_size}")
+        self.codec, self.image_size = JPEGCodec(quality, stored_size), image_size
         self.total_num_classes, self.seed = total_num_classes, seed
         self.mean, self.std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
         self.class_scans: dict[int, list[bytes]] = {}
@@ -78,7 +96,7 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
         images, labels = experience_tensors(exp.dataset)
         pixels = ((images * self.std + self.mean) * 255).round().clamp(0, 255).to(torch.uint8)
         for c in sorted(set(labels.tolist()) - set(self.class_scans)):
-            mine = pixels[labels == c]
+            mine = resized(pixels[labels == c], self.codec.image_size)
             order = torch.randperm(len(mine), generator=torch.Generator().manual_seed(self.seed * 100_003 + c))
             scans = self.codec.encode(mine[order])
             keep = fill_share([len(s) for s in scans], self.share)
@@ -99,4 +117,4 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
         scans = [s for c in sorted(self.class_scans) for s in self.class_scans[c]]
         labels = [c for c in sorted(self.class_scans) for _ in self.class_scans[c]]
         self.buffer = _make_taskaware_classification_dataset(
-            _DecodedExemplars(self.codec, scans, labels, self.mean, self.std), targets=labels, task_labels=0)
+            _DecodedExemplars(self.codec, scans, labels, self.mean, self.std, self.image_size), targets=labels, task_labels=0)

@@ -26,6 +26,7 @@ METHODS = {
     **GENERATOR_METHODS,
     "exemplar": "raw-exemplar replay, class-balanced buffer (height x width x 3 bytes per image)",
     "jpeg": "JPEG-exemplar replay, class-balanced by bytes (one shared header, each image's scan)",
+    "jpeg32": "JPEG exemplars stored downsampled to 32x32 and upsampled at replay (for streams above 32 px)",
     "naive": "no replay (fine-tuning)",
     "joint": "joint training on all data (upper bound)",
 }
@@ -51,11 +52,13 @@ def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
 def build_method(name: str, budget_bytes: int, n_classes: int, generator: FrozenGenerator | None = None,
                  itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None, jpeg_quality: int = 50,
                  image_stats: tuple[tuple[float, ...], tuple[float, ...]] = ((0.5,) * 3, (0.5,) * 3),
-                 seed: int = 0, image_size: int = 32, memory_path: str | os.PathLike | None = None) -> list[SupervisedPlugin]:
+                 seed: int = 0, image_size: int = 32, memory_path: str | os.PathLike | None = None,
+                 jpeg32_quality: int = 50) -> list[SupervisedPlugin]:
     """The plugins of ``name`` (one of :data:`METHODS`) at ``budget_bytes`` (read what they store with
     :func:`memory_use`); ``joint`` and ``naive`` have none. Images are ``image_size`` pixels square.
     ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels.
-    ``memory_path``: where a latent method saves its memory after every experience (the last one included)."""
+    ``memory_path``: where a latent method saves its memory after every experience (the last one included).
+    ``jpeg32`` stores at quality ``jpeg32_quality`` and needs images above 32 pixels."""
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
     if name in GENERATOR_METHODS and (generator is None or itgan is None):
@@ -69,7 +72,10 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
     if name == "exemplar":
         policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]
-    if name == "jpeg":
-        policy = JPEGClassBalancedBuffer(budget_bytes, n_classes, jpeg_quality, *image_stats, image_size, seed=seed)
+    if name in ("jpeg", "jpeg32"):
+        if name == "jpeg32" and image_size <= 32:
+            raise ValueError(f"jpeg32 stores photos downsampled to 32x32; these are {image_size}x{image_size}: use jpeg")
+        quality, stored = (jpeg_quality, image_size) if name == "jpeg" else (jpeg32_quality, 32)
+        policy = JPEGClassBalancedBuffer(budget_bytes, n_classes, quality, *image_stats, image_size, seed, stored)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]
     return []

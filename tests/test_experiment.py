@@ -51,17 +51,20 @@ def test_a_64_pixel_stream_runs_at_its_size_and_a_generator_of_another_size_stop
     tiny_generator(img_size=64).save(tmp_path / "g64.pt", extra={"dataset": "imagefolder:pretrain-photos"})
     common = ["--preset", "smoke", "--dataset", f"imagefolder:{data}", "--experiences", "2", "--out-dir",
               str(tmp_path / "runs"), "--no-progress"]
-    assert split_cifar100.main([*common, "--generator", str(tmp_path / "g64.pt"), "--methods", "itgan,exemplar,jpeg",
+    assert split_cifar100.main([*common, "--generator", str(tmp_path / "g64.pt"), "--methods", "itgan,exemplar,jpeg,jpeg32",
                                 "--name", "big"]) == 0
     results = json.loads((tmp_path / "runs/big/results.json").read_text())["results"]
     assert results["exemplar"]["stored_bytes"] == 48 * 64 * 64 * 3  # every photo fits, at its own size
-    assert 48 * 300 < results["jpeg"]["stored_bytes"] < 48 * 64 * 64 * 3
+    assert results["jpeg32"]["stored_samples"] == results["jpeg"]["stored_samples"] == 48
+    assert 0 < results["jpeg32"]["stored_bytes"] < results["jpeg"]["stored_bytes"] < 48 * 64 * 64 * 3
     itgan = results["itgan"]  # a latent costs its 16 float32 numbers at any image size
     assert itgan["stored_bytes_without_generator"] == 64 * itgan["stored_samples"] > 0 and itgan["stored_bytes"] <= 1_200_000
     assert split_cifar100.main([*common, "--generator", str(setup[2]), "--methods", "itgan", "--name", "mixed"]) == 2
     assert ("the generator makes 32x32 images, the stream's photos are 64x64; use a generator pretrained at this size, "
             "or pass --image-size 32 --resize") in capsys.readouterr().err
     assert not (tmp_path / "runs/mixed/checkpoints").exists()  # stopped before any training
+    assert split_cifar100.main([*common, "--methods", "jpeg32", "--name", "small", "--image-size", "32", "--resize"]) == 2
+    assert "jpeg32 stores photos downsampled to 32x32; these are 32x32: use jpeg" in capsys.readouterr().err
     assert split_cifar100.main([*common, "--generator", str(setup[2]), "--methods", "exemplar", "--name", "small",
                                 "--image-size", "32", "--resize"]) == 0
     small = json.loads((tmp_path / "runs/small/results.json").read_text())["results"]["exemplar"]

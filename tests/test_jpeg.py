@@ -84,3 +84,26 @@ def test_a_budget_without_room_for_one_image_per_class_is_a_clear_error():
     policy = JPEGClassBalancedBuffer(623 + 4 * 40, total_num_classes=4, quality=50, mean=MEAN, std=STD)
     with pytest.raises(BudgetError, match="holds none of its JPEG images"):
         run_stream(policy)
+
+
+def test_downsampled_jpeg_stores_small_scans_and_replays_full_size_images():
+    from strategies.jpeg_buffer import resized
+
+    big = resized(photos(seed=3), 64)  # smooth 64-px photos
+    assert big.shape == (6, 3, 64, 64) and torch.equal(resized(big, 64), big)
+    normalise = lambda x: (x.float() / 255 - 0.5) / 0.5  # noqa: E731  ImageTensors' defaults (MEAN, STD)
+
+    class Stream:  # one experience of the six photos as class 0, as Avalanche hands it to the policy
+        dataset = torch.utils.data.TensorDataset(normalise(big), torch.zeros(6, dtype=torch.long))
+
+    policy = JPEGClassBalancedBuffer(100_000, 1, 75, MEAN, STD, image_size=64, stored_size=32)
+    policy.post_adapt(None, Stream())
+    small = resized(big, 32)
+    assert policy.class_scans[0] == policy.codec.encode(small[torch.randperm(6, generator=torch.Generator().manual_seed(0))])
+    assert policy.total_bytes == len(JPEGCodec(75, 32).header) + sum(map(len, policy.class_scans[0]))
+    x, _ = policy.buffer[0][:2]
+    assert x.shape == (3, 64, 64)
+    expected = resized(policy.codec.decode(policy.class_scans[0][0])[None], 64)[0]  # decoded, upsampled back
+    assert torch.equal(((x * 0.5 + 0.5) * 255).round().to(torch.uint8), expected)
+    with pytest.raises(ValueError, match=r"stored_size must lie in \[8, image_size = 32\]"):
+        JPEGClassBalancedBuffer(100_000, 1, 75, MEAN, STD, image_size=32, stored_size=64)
