@@ -3,7 +3,7 @@ r"""Final accuracy against memory bytes: the main job at several byte budgets, o
     python experiments/budget_sweep.py --dataset imagefolder:../shared/data/cifar10-jpeg \
         --generator generators/demo-cifar10-cpu.pt --budgets 500000 1000000 1500000 2000000 3000000
 
-Runs ``split_cifar100.py`` once per budget (run name ``<name>-<budget>``, so every budget is
+Runs the main job once per budget (run name ``<name>-<budget>``, so every budget is
 resumable on its own, and a rerun skips the finished methods), with the same preset, seed and
 class order. A latent method cannot run below the generator's own bytes; such points are
 recorded as not fitting. Writes ``<out-dir>/<name>/sweep.json`` and ``accuracy_vs_bytes.png``,
@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, dataset_argv, require_at_least, save_figure
+from experiments.cli import add_dataset_options, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
-from experiments.split_cifar100 import PRESETS, UsageError
-from experiments.split_cifar100 import main as run_main
+from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, UsageError, run
 from strategies.methods import GENERATOR_METHODS, METHODS
 
 
@@ -90,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         not_fitting += [{"method": m, "budget_bytes": budget} for m in methods if m not in fitting]
         if not fitting:
             continue
-        name = f"{args.name}-{budget}"
-        argv_run = ["--preset", args.preset, *dataset_argv(args),
-                    "--generator", str(args.generator), "--budget-bytes", str(budget), "--methods", ",".join(fitting),
-                    "--seed", str(args.seed), "--name", name, "--out-dir", str(args.out_dir)]
-        if run_main(argv_run + (["--no-progress"] if args.no_progress else [])) != 0:
-            print(f"error: the run at {budget:,} bytes failed; see above (rerun this command to resume)", file=sys.stderr)
+        job = StreamRun(args.dataset, args.preset, replace(PRESETS[args.preset], budget_bytes=budget), args.generator,
+                        methods=tuple(fitting), name=f"{args.name}-{budget}", out_dir=args.out_dir, seed=args.seed,
+                        progress=not args.no_progress, data_root=args.data_root, image_size=args.image_size,
+                        resize=args.resize)
+        try:
+            results = run(job)
+        except RUN_ERRORS as err:
+            print(f"error: the run at {budget:,} bytes: {err} (rerun this command to resume)", file=sys.stderr)
             return 2
-        results = json.loads((args.out_dir / name / "results.json").read_text())["results"]
         for m in fitting:
             points[m].append((budget, results[m]["final_average_accuracy"]))
             runs.append({"method": m, "budget_bytes": budget, "stored_bytes": results[m]["stored_bytes"],

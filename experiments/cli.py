@@ -34,12 +34,6 @@ def load_dataset_from_args(args: argparse.Namespace, spec: str | None = None) ->
     return load_dataset(spec or args.dataset, args.data_root, args.image_size, args.resize)
 
 
-def dataset_argv(args: argparse.Namespace) -> list[str]:
-    """The options of :func:`add_dataset_options` as given, for another script's command line."""
-    size = ["--image-size", str(args.image_size)] if args.image_size is not None else []
-    return ["--dataset", args.dataset, "--data-root", args.data_root, *size, *(["--resize"] if args.resize else [])]
-
-
 def add_config_options(p: argparse.ArgumentParser, config_class: type, prefix: str = "",
                        only: Iterable[str] | None = None, skip: Iterable[str] = (), omitted: str | None = None) -> None:
     """One ``--<prefix><field>`` option per field of the dataclass ``config_class`` (those in ``only``

@@ -4,8 +4,8 @@ r"""Choose main-job settings on a validation split of the training photos, never
         --generator generators/demo-cifar10-cpu.pt \
         --setting lr1e-2="--condense-lr 0.01" --setting lr3e-2="--condense-lr 0.03"
 
-Each ``--setting NAME="OPTIONS"`` is one run of ``split_cifar100.py`` (run name ``<name>-NAME``,
-resumable, and a rerun skips finished methods) with the given preset options, evaluated on
+Each ``--setting NAME="OPTIONS"`` is one run of the main job (run name ``<name>-NAME``,
+resumable, and a rerun skips finished methods) with the given setting options, evaluated on
 ``--validation-per-class`` training photos per class held out from training. Writes
 ``<out-dir>/<name>/sweep.json`` (every setting's final average accuracy on the validation
 photos, its settings and wall time) and prints the table, best first.
@@ -18,10 +18,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, dataset_argv, require_at_least
+from experiments.cli import add_dataset_options, require_at_least
+from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, preset_from_options, run
 from itgan_replay.memory.files import atomic_write_bytes
-from experiments.split_cifar100 import PRESETS
-from experiments.split_cifar100 import main as run_main
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file")
     p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',
-                   help="a named set of split_cifar100.py options (e.g. lr3e-2=\"--condense-lr 0.03\"); repeat for each setting")
+                   help="a named set of the main job's setting options (e.g. lr3e-2=\"--condense-lr 0.03\"; see "
+                        "split_cifar100.py --help); repeat for each setting")
     p.add_argument("--methods", default="itgan", help="methods of every run (comma-separated)")
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="preset the options modify")
     p.add_argument("--validation-per-class", type=int, default=100, help="training photos per class held out to score on")
@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def parse_setting(text: str) -> tuple[str, list[str]]:
+    """``NAME="OPTIONS"`` as (NAME, the options' words)."""
     name, sep, options = text.partition("=")
     if not sep or not name or any(c in name for c in "/ "):
         raise ValueError(f"--setting '{text}': write NAME=\"OPTIONS\" with a NAME free of '/' and spaces")
@@ -49,23 +50,27 @@ def parse_setting(text: str) -> tuple[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     try:
         settings = dict(parse_setting(s) for s in args.setting)
         require_at_least(args, {"validation_per_class": 1})
-    except ValueError as err:
+        jobs = {label: StreamRun(args.dataset, args.preset, preset_from_options(options, PRESETS[args.preset]),
+                                 args.generator, methods=methods, name=f"{args.name}-{label}", out_dir=args.out_dir,
+                                 seed=args.seed, validation_per_class=args.validation_per_class,
+                                 progress=not args.no_progress, data_root=args.data_root, image_size=args.image_size,
+                                 resize=args.resize)
+                for label, options in settings.items()}
+    except (ValueError, *RUN_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rows = []
     for label, options in settings.items():
-        run_name = f"{args.name}-{label}"
-        argv_run = ["--preset", args.preset, *dataset_argv(args),
-                    "--generator", str(args.generator), "--methods", args.methods, "--seed", str(args.seed),
-                    "--validation-per-class", str(args.validation_per_class), "--name", run_name,
-                    "--out-dir", str(args.out_dir), *options] + (["--no-progress"] if args.no_progress else [])
-        if run_main(argv_run) != 0:
-            print(f"error: setting {label} failed; see above (rerun this command to resume)", file=sys.stderr)
+        try:
+            run(jobs[label])
+        except RUN_ERRORS as err:
+            print(f"error: setting {label}: {err} (rerun this command to resume)", file=sys.stderr)
             return 2
-        saved = json.loads((args.out_dir / run_name / "results.json").read_text())
+        saved = json.loads((jobs[label].run_dir / "results.json").read_text())
         for method, r in saved["results"].items():
             rows.append({"setting": label, "options": options, "method": method,
                          "validation_accuracy": r["final_average_accuracy"], "stored_bytes": r["stored_bytes"],

@@ -72,7 +72,7 @@ def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args:
     images = train.normalize(train.images)
     out = {}
     for name in LATENT_MEMORIES:
-        config = latent_config(name, plugin_config(preset, args))
+        config = latent_config(name, plugin_config(preset, args.seed, not args.no_progress))
         memory = LatentMemory(generator, config.storage_dtype, GENERATOR_STORAGE_DTYPES[config.generator_dtype])
         per_class = memory.capacity(preset.budget_bytes) // n_classes
         out[name] = {}

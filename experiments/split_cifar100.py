@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 
 from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, code_version, config_from_args,
-                             dataset_argv, differences, load_dataset_from_args, recipe_from_args, require_at_least,
+                             differences, recipe_from_args,
                              save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.condensation.recipe import LatentRecipe
-from itgan_replay.data import DatasetError, count_classes, split_validation
+from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory.latent import BudgetError
@@ -111,12 +111,28 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
     add_recipe_options(p, skip=("init",), omitted=preset)
 
 
-def preset_from_args(args: argparse.Namespace) -> Preset:
-    """The ``--preset`` with the options given (ValueError for a bad value)."""
-    base = PRESETS[args.preset]
+def preset_from_args(args: argparse.Namespace, base: Preset) -> Preset:
+    """``base`` (a preset) with the options of :func:`add_setting_options` given (ValueError for a bad value)."""
     recipe = recipe_from_args(args, base.itgan.recipe, skip=("init",))
     itgan = replace(config_from_args(args, base.itgan, only=ITGAN_OPTIONS), recipe=recipe)
     return replace(config_from_args(args, base), itgan=itgan)
+
+
+def preset_from_options(options: list[str], base: Preset) -> Preset:
+    """``base`` with setting options written as on the command line (e.g. ``["--condense-lr", "0.03"]``).
+
+    Raises:
+        UsageError: an option that is not a setting of the main job, or a bad value.
+    """
+    p = argparse.ArgumentParser(prog="settings", add_help=False, exit_on_error=False)
+    add_setting_options(p)
+    try:
+        parsed, unknown = p.parse_known_args(options)
+        if unknown:
+            raise UsageError(f"{' '.join(unknown)}: not a setting of the main job (see split_cifar100.py --help)")
+        return preset_from_args(parsed, base)
+    except (argparse.ArgumentError, ValueError) as err:
+        raise UsageError(str(err)) from err
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -153,23 +169,78 @@ class UsageError(ValueError):
     """An option or combination of options cannot run; raised before any training."""
 
 
-def obtain_generator(args: argparse.Namespace, image_size: int) -> FrozenGenerator:
-    """``--generator``, or the cached generator of this dataset, or (``--pretrain``) one pretrained now with the
+@dataclass(frozen=True)
+class StreamRun:
+    """One run of the main job: the stream, the settings, the methods and where results go (what its
+    options say, as typed values; sweeps build these)."""
+
+    dataset: str
+    preset: str
+    settings: Preset
+    generator: Path | None = None
+    pretrain: bool = False
+    methods: tuple[str, ...] | None = None
+    experiences: int | None = None
+    name: str | None = None
+    out_dir: Path = Path("runs")
+    seed: int = 0
+    device: str = "cpu"
+    validation_per_class: int = 0
+    keep_memories: bool = False
+    progress: bool = True
+    data_root: str = "data"
+    image_size: int | None = None
+    resize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.experiences is not None and self.experiences < 1:
+            raise UsageError(f"--experiences must be 1 or more, got {self.experiences}")
+        if self.validation_per_class < 0:
+            raise UsageError(f"--validation-per-class must be 0 or more, got {self.validation_per_class}")
+        unknown = [m for m in self.methods or () if m not in METHODS]
+        if unknown or self.methods == ():
+            raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+
+    @property
+    def run_dir(self) -> Path:
+        """``out_dir/name``, the name by default ``<dataset>-<preset>-seed<seed>``."""
+        dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", self.dataset.rstrip("/").split("/")[-1])
+        return self.out_dir / (self.name or f"{dataset_tag}-{self.preset}-seed{self.seed}")
+
+
+def stream_run_from_args(args: argparse.Namespace) -> StreamRun:
+    """The run the options ask for; the preset, when not given, from the number of class folders (no photo is
+    read before the options are checked). Raises UsageError (or DatasetError) for what cannot run."""
+    preset = args.preset or ("hundred" if count_classes(args.dataset) >= 100 else "quick")
+    try:
+        settings = preset_from_args(args, PRESETS[preset])
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    methods = None if args.methods is None else tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    return StreamRun(args.dataset, preset, settings, args.generator, args.pretrain, methods, args.experiences, args.name,
+                     args.out_dir, args.seed, args.device, args.validation_per_class, args.keep_memories,
+                     not args.no_progress, args.data_root, args.image_size, args.resize)
+
+
+def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
+    """``job.generator``, or the cached generator of this dataset, or (``pretrain``) one pretrained now with the
     pretraining preset for the preset and image size (paper; cpu at 32 px, cpu64 at 64 px)."""
-    dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", args.dataset.split("/")[-1] if "/" in args.dataset else args.dataset)
-    pretrain_preset = "paper" if args.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
-    path = args.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
+    dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", job.dataset.split("/")[-1] if "/" in job.dataset else job.dataset)
+    pretrain_preset = "paper" if job.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
+    path = job.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
     if not path.exists():
-        if not args.pretrain:
+        data = ["--dataset", job.dataset, "--data-root", job.data_root]
+        data += (["--image-size", str(job.image_size)] if job.image_size else []) + (["--resize"] if job.resize else [])
+        if not job.pretrain:
             raise UsageError(
                 f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
-                f"{pretrain_preset} {' '.join(dataset_argv(args))} --out {path}\nor pass --pretrain to do that now, "
+                f"{pretrain_preset} {' '.join(data)} --out {path}\nor pass --pretrain to do that now, "
                 f"or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10)")
         from experiments.pretrain_generator import main as pretrain_main
 
-        if pretrain_main(["--preset", pretrain_preset, *dataset_argv(args), "--out", str(path), "--device", args.device]) != 0:
+        if pretrain_main(["--preset", pretrain_preset, *data, "--out", str(path), "--device", job.device]) != 0:
             raise UsageError("pretraining the generator failed; see above")
-    return FrozenGenerator.load(path, device=args.device)
+    return FrozenGenerator.load(path, device=job.device)
 
 
 def evaluator(run_dir: Path, name: str):
@@ -200,26 +271,26 @@ def curves(metrics: dict, n_exp: int) -> dict:
             "stored_bytes_curve": [int(v) for v in values(f"StoredBytes/{stream}")]}
 
 
-def plugin_config(preset: Preset, args: argparse.Namespace) -> ITGANReplayConfig:
-    """The IT-GAN plugin settings of a preset for this run's seed and progress bars."""
-    return replace(preset.itgan, seed=args.seed, progress=not args.no_progress)
+def plugin_config(preset: Preset, seed: int, progress: bool) -> ITGANReplayConfig:
+    """The IT-GAN plugin settings of a preset for a run's seed and progress bars."""
+    return replace(preset.itgan, seed=seed, progress=progress)
 
 
-def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, args: argparse.Namespace,
+def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, job: StreamRun,
                generator: FrozenGenerator | None, n_classes: int, n_train: int, image_size: int, run_dir: Path,
                image_stats: tuple[tuple[float, ...], tuple[float, ...]], settings: dict) -> dict:
     """Train and evaluate one method on the stream, checkpointing after every experience; return its results."""
     from avalanche.training.supervised import JointTraining, Naive
 
-    torch.manual_seed(args.seed)
+    torch.manual_seed(job.seed)
     model = build_net(preset.model, n_classes, preset.model_width, image_size)
-    memory_file = run_dir / "memories" / f"{name}.pt" if args.keep_memories and name in LATENT_METHODS else None
+    memory_file = run_dir / "memories" / f"{name}.pt" if job.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, args.seed, image_size, memory_file, preset.jpeg32_quality)
+                           image_stats, job.seed, image_size, memory_file, preset.jpeg32_quality)
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
-        eval_mb_size=500, device=args.device, plugins=plugins, evaluator=evaluator(run_dir, name))
+        eval_mb_size=500, device=job.device, plugins=plugins, evaluator=evaluator(run_dir, name))
     n_exp, test = len(benchmark.train_stream), benchmark.test_stream
     if name == "joint":  # trained once on everything; its curve is that model on the experiences seen so far
         start = time.time()
@@ -281,40 +352,39 @@ def plot_curves(results: dict[str, dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+RUN_ERRORS = (UsageError, DatasetError, BudgetError, StoredFileError, FileNotFoundError)
+"""What :func:`run` raises, before any training, for a run that cannot be done as asked."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return run(args)
-    except (UsageError, DatasetError, BudgetError, StoredFileError, FileNotFoundError) as err:
+        run(stream_run_from_args(args))
+        return 0
+    except RUN_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.preset is None:  # from the number of class folders: no photo is read before the options are checked
-        args.preset = "hundred" if count_classes(args.dataset) >= 100 else "quick"
-    try:
-        preset = preset_from_args(args)
-        require_at_least(args, {"experiences": 1, "validation_per_class": 0})
-    except ValueError as err:
-        raise UsageError(str(err)) from err
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods is not None else list(METHODS)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    itgan = plugin_config(preset, args)
-    name = args.name or f"{re.sub(r'[^A-Za-z0-9]+', '-', args.dataset.rstrip('/').split('/')[-1])}-{args.preset}-seed{args.seed}"
-    run_dir = args.out_dir / name
+def run(job: StreamRun) -> dict[str, dict]:
+    """Run ``job``'s methods (reusing those already finished in its folder) and return their results by method.
+
+    Raises:
+        one of :data:`RUN_ERRORS`: before any training, for what cannot run.
+    """
+    preset, run_dir = job.settings, job.run_dir
+    methods = list(job.methods or METHODS)
+    itgan = plugin_config(preset, job.seed, job.progress)
     for method in methods:  # a corrupt or old-format checkpoint stops here, before any data loads
         checkpoint_settings(run_dir / "checkpoints" / f"{method}.ckpt")
-    train, test = load_dataset_from_args(args)
-    if args.validation_per_class:
-        train, test = split_validation(train, args.validation_per_class, args.seed)
+    train, test = load_dataset(job.dataset, job.data_root, job.image_size, job.resize)
+    if job.validation_per_class:
+        train, test = split_validation(train, job.validation_per_class, job.seed)
     n_classes = len(train.class_names)
-    n_exp = args.experiences if args.experiences is not None else (10 if n_classes >= 20 else n_classes // 2)
+    n_exp = job.experiences if job.experiences is not None else (10 if n_classes >= 20 else n_classes // 2)
     if not 1 <= n_exp <= n_classes or n_classes % n_exp:
         raise UsageError(f"{n_exp} experiences cannot split {n_classes} classes evenly; choose a divisor of {n_classes}")
-    if args.methods is None and train.image_size <= 32:
+    if job.methods is None and train.image_size <= 32:
         methods.remove("jpeg32")  # it would store the photos as they are: the jpeg method
     elif "jpeg32" in methods and train.image_size <= 32:
         raise UsageError(f"jpeg32 stores photos downsampled to 32x32; these are {train.image_size}x{train.image_size}: use jpeg")
@@ -329,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from err
     generator = None
     if any(m in GENERATOR_METHODS for m in methods):
-        generator = obtain_generator(args, train.image_size)
+        generator = obtain_generator(job, train.image_size)
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
                              f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
@@ -344,11 +414,11 @@ def run(args: argparse.Namespace) -> int:
                              f"in {preset.itgan.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
-    class_order = seeded_class_order(n_classes, args.seed)
+    class_order = seeded_class_order(n_classes, job.seed)
     benchmark = class_incremental_stream(train, test, n_exp, class_order)
-    settings = {"dataset": args.dataset, "preset": args.preset, "values": asdict(preset), "experiences": n_exp,
-                "seed": args.seed, "evaluated_on": (f"validation: {args.validation_per_class} held-out training photos "
-                                                    "per class" if args.validation_per_class else "test photos"),
+    settings = {"dataset": job.dataset, "preset": job.preset, "values": asdict(preset), "experiences": n_exp,
+                "seed": job.seed, "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos "
+                                                   "per class" if job.validation_per_class else "test photos"),
                 "class_order": class_order, "code": code_version()}
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
@@ -363,7 +433,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{method}] already done, loaded from {path}")
             results[method] = saved["result"]
             continue
-        results[method] = run_method(method, benchmark, preset, itgan, args, generator, n_classes,
+        results[method] = run_method(method, benchmark, preset, itgan, job, generator, n_classes,
                                      len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
@@ -375,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{m:<10} {r['final_average_accuracy']:>13.4f} {r['final_average_forgetting']:>14.4f} "
               f"{r['stored_bytes']:>13,} {r['stored_bytes_without_generator']:>13,} {r['wall_s']:>8.0f}")
     print(f"wrote {run_dir / 'results.json'}, {run_dir / 'curves.png'} and TensorBoard logs in {run_dir / 'tb'}")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

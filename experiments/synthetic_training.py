@@ -20,16 +20,18 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from experiments.cli import add_dataset_options, load_dataset_from_args, require_at_least, save_figure
-from itgan_replay.condensation.condense import CondenseConfig, Condenser, assemble, class_image_sets, plan_jobs
+from experiments.cli import (add_dataset_options, add_recipe_options, load_dataset_from_args, recipe_from_args,
+                             require_at_least, save_figure)
+from itgan_replay.condensation.condense import CondenseConfig, class_image_sets
 from itgan_replay.condensation.inversion import InversionConfig
-from itgan_replay.condensation.nets import EmbeddingSampler, accuracy, build_net, build_pool, train_classifier, trained_net
+from itgan_replay.condensation.nets import accuracy, build_net, train_classifier
+from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
@@ -54,85 +56,67 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resnet-width", type=int, default=64, help="ResNet-18 classifier width (64: the standard ResNet-18)")
     p.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
     p.add_argument("--batch-size", type=int, default=256, help="classifier mini-batch size")
-    p.add_argument("--iterations", type=int, default=100, help="condensation iterations per job")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the latents in condensation (paper: 1e-3)")
-    p.add_argument("--subset-size", type=int, help="latents per condensation subset (default: all of a class's latents)")
-    p.add_argument("--inversion-steps", type=int, default=100, help="inversion steps")
-    p.add_argument("--embedding-width", type=int, default=128, help="ConvNet embedding width for inversion/condensation")
-    p.add_argument("--real-batch", type=int, default=256, help="real images per condensation step")
-    p.add_argument("--inversion-net", choices=["trained", "random"], default="trained",
-                   help="feature net of the inversion: a ConvNet trained on the training photos (per seed), or untrained")
-    p.add_argument("--inversion-net-epochs", type=int, default=5, help="training epochs of the trained inversion net")
-    p.add_argument("--pool-nets", type=int, default=5, help="nets in the pool of +pool ablations (trained on the real training set)")
-    p.add_argument("--pool-epochs", type=int, default=2, help="training epochs of each pooled net")
+    add_recipe_options(p, skip=("init", "embedding"), omitted="the script's value")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", type=Path, default=Path("runs/synthetic-training"),
                    help="output folder; a rerun with the same settings skips the runs already in its results.json")
     return p.parse_args(argv)
 
 
-def itgan_variant(source: str, base: CondenseConfig) -> tuple[CondenseConfig, bool]:
-    """The condensation settings of ``itgan[+MOD...]`` and whether it uses pooled embedding nets."""
+BASE = LatentRecipe(condense=CondenseConfig(iterations=100, lr=1e-3, subset_size=500, real_batch=256),
+                    inversion=InversionConfig(steps=100), embedding_width=128, pool_epochs=2)
+"""The script's latent recipe (its options change it): subsets of 500 hold all of a class's latents at the sizes run."""
+
+
+def recipe_of(source: str, base: LatentRecipe) -> LatentRecipe:
+    """The recipe that builds the latents of ``source``: ``gan`` (random, as they are), ``inversion`` (inverted,
+    not condensed), ``itgan`` (``base``) or ``itgan+MOD[+MOD]``. Latents inverted with one seed start every
+    inverted source from the same latents."""
+    uncondensed = replace(base.condense, iterations=0)
+    if source == "gan":
+        return replace(base, init="random", condense=uncondensed)
+    if source == "inversion":
+        return replace(base, condense=uncondensed)
     name, *mods = source.split("+")
     if name != "itgan":
         raise ValueError(f"unknown source '{source}'; use {', '.join(SOURCES)} or itgan+MOD ({MODIFIERS})")
-    config, pooled = base, False
+    recipe, condense = base, base.condense
     for mod in mods:
         if mod == "random":
-            config = replace(config, split="random")
+            condense = replace(condense, split="random")
         elif mod == "pool":
-            pooled = True
+            recipe = replace(recipe, embedding="pool")
         elif mod == "bf16":
-            config = replace(config, real_dtype="bfloat16")
+            condense = replace(condense, real_dtype="bfloat16")
         elif mod == "bf16grads":
-            config = replace(config, input_grad_dtype="bfloat16")
+            condense = replace(condense, input_grad_dtype="bfloat16")
         elif mod == "compiled":
-            config = replace(config, compile=True)
+            condense = replace(condense, compile=True)
         elif mod.startswith("lam") and re.fullmatch(r"[0-9.]+(e-?[0-9]+)?", mod[3:]):
-            config = replace(config, lam=float(mod[3:]))
+            condense = replace(condense, lam=float(mod[3:]))
         else:
             raise ValueError(f"unknown modifier '{mod}' in '{source}'; choose from: {MODIFIERS}")
-    return config, pooled
+    return replace(recipe, condense=condense)
 
 
-def training_sets(generator: FrozenGenerator, real: dict[int, torch.Tensor], n: int, seed: int, sources: list[str],
-                  args: argparse.Namespace, pool: list | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The same-size training sets (``n`` images per class) of ``sources``; every IT-GAN variant
-    starts from the same inverted latents (inverted with a net trained on all of ``real`` unless
-    ``--inversion-net random``)."""
-    classes = sorted(real)
-    labels = torch.arange(len(classes)).repeat_interleave(n)
-    base = CondenseConfig(iterations=args.iterations, lr=args.lr, subset_size=args.subset_size or n, real_batch=args.real_batch)
-    size = generator.config.img_size
-    sampler = EmbeddingSampler("convnet", len(classes), args.embedding_width, image_size=size)
-    inversion = InversionConfig(steps=args.inversion_steps)
-    latents: dict[str, torch.Tensor] = {}
-    if "gan" in sources:
-        latents["gan"] = torch.randn(len(labels), generator.config.z_dim, generator=torch.Generator().manual_seed(seed))
-    if any(s != "real" and s != "gan" for s in sources):
-        whole = plan_jobs({c: n for c in classes}, replace(base, subset_size=n), seed)  # one inversion job per class
-        inversion_net = None
-        if args.inversion_net == "trained":
-            images, labels_all = torch.cat([real[c] for c in classes]), torch.cat([torch.full((len(real[c]),), c) for c in classes])
-            inversion_net = trained_net(images, labels_all, len(classes), args.inversion_net_epochs, "convnet",
-                                        args.embedding_width, seed)
-        condenser = Condenser(generator, sampler, base, inversion=inversion, inversion_net=inversion_net)
-        bar = tqdm(whole, desc=f"n={n} seed={seed} inversion", disable=args.no_progress, leave=False)
-        inverted = assemble(whole, {job.key: condenser.initial_latents(job, real[job.label]) for job in bar})
-        if "inversion" in sources:
-            latents["inversion"] = torch.cat([inverted[c] for c in classes])
+def training_sets(generator: FrozenGenerator, images: torch.Tensor, labels: torch.Tensor, n: int, seed: int,
+                  sources: list[str], recipe: LatentRecipe, progress: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The same-size training sets (``n`` images per class of ``images``) of ``sources``: each latent source
+    built by :func:`~itgan_replay.condensation.recipe.build_latents` with the same seed, so that the real
+    images and the inverted starts are the same for all."""
+    classes = sorted(set(labels.tolist()))
+    y = torch.tensor(classes).repeat_interleave(n)
+    sets = {}
+    if "real" in sources:
+        real = class_image_sets(images, labels, classes, seed)
+        sets["real"] = (torch.cat([real[c][:n] for c in classes]), y)
     for source in sources:
-        if source.startswith("itgan"):
-            config, pooled = itgan_variant(source, base)
-            condenser = Condenser(generator, EmbeddingSampler("convnet", len(classes), args.embedding_width,
-                                                              pool if pooled else None, image_size=size), config, inversion=inversion)
-            jobs = plan_jobs({c: n for c in classes}, config, seed)
-            bar = tqdm(jobs, desc=f"n={n} seed={seed} {source}", disable=args.no_progress, leave=False)
-            condensed = {job.key: condenser.run_job(job, real[job.label], initial=inverted[job.label][list(job.indices)])
-                         for job in bar}
-            latents[source] = torch.cat([assemble(jobs, condensed)[c] for c in classes])
-    sets = {"real": (torch.cat([real[c][:n] for c in classes]), labels)} if "real" in sources else {}
-    sets |= {name: (generator.generate(z, labels).cpu(), labels) for name, z in latents.items()}
+        if source == "real":
+            continue
+        with tqdm(disable=not progress, desc=f"n={n} seed={seed} {source}", unit="step", leave=False) as bar:
+            built = build_latents(generator, images, labels, classes, n, recipe_of(source, recipe), seed,
+                                  progress=lambda job, step, loss: bar.update(1))
+        sets[source] = (generator.generate(torch.cat([built.latents[c] for c in classes]), y).cpu(), y)
     return sets
 
 
@@ -178,22 +162,22 @@ def summarise(runs: list[dict]) -> list[dict]:
     return summary
 
 
-def settings_of(args: argparse.Namespace, generator: FrozenGenerator) -> dict:
-    """What makes runs comparable: everything but which sizes, seeds, sources and classifiers are run."""
-    skip = {"per_class", "seeds", "sources", "archs", "width", "resnet_width", "out", "generator", "data_root", "no_progress"}
-    return {k: v for k, v in vars(args).items() if k not in skip} | generator.provenance
+def settings_of(args: argparse.Namespace, generator: FrozenGenerator, recipe: LatentRecipe) -> dict:
+    """What makes runs comparable: the data, the generator, the classifiers' training and the latent recipe
+    (not which sizes, seeds, sources and classifiers are run)."""
+    kept = ("dataset", "image_size", "resize", "epochs", "batch_size")
+    return {k: getattr(args, k) for k in kept} | {"recipe": asdict(recipe)} | generator.provenance
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        require_at_least(args, {"per_class": 1, "width": 1, "resnet_width": 1, "epochs": 1, "batch_size": 1, "iterations": 0,
-                                "subset_size": 1, "inversion_steps": 0, "embedding_width": 1, "real_batch": 1,
-                                "inversion_net_epochs": 1, "pool_nets": 1, "pool_epochs": 1})
-        pooled = [itgan_variant(s, CondenseConfig())[1] for s in args.sources if s not in SOURCES]  # checks every variant
+        require_at_least(args, {"per_class": 1, "width": 1, "resnet_width": 1, "epochs": 1, "batch_size": 1})
+        recipe = recipe_from_args(args, BASE, skip=("init", "embedding"))
+        [recipe_of(source, recipe) for source in args.sources if source != "real"]  # checks every source
         generator = FrozenGenerator.load(args.generator)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset_from_args(args))
-        settings = settings_of(args, generator)
+        settings = settings_of(args, generator, recipe)
         results_path = args.out / "results.json"
         runs = []
         if results_path.exists():
@@ -207,10 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     widths = {"convnet": args.width, "resnet18": args.resnet_width}
     done = {(r["per_class"], r["seed"], r["arch"], r["width"], r["source"]) for r in runs}
     test_x, images = test.normalize(test.images), train.normalize(train.images)
-    pool = None
-    if any(pooled):
-        pool = build_pool(images, train.labels, len(train.class_names), args.pool_nets, args.pool_epochs, "convnet",
-                          args.embedding_width)
     args.out.mkdir(parents=True, exist_ok=True)
     for n in args.per_class:
         for seed in args.seeds:
@@ -220,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"n={n} seed={seed}: already done")
                 continue
             start = time.time()
-            real = class_image_sets(images, train.labels, range(len(train.class_names)), seed)
-            sets = training_sets(generator, real, n, seed, sorted({s for _, s in todo}), args, pool)
+            sets = training_sets(generator, images, train.labels, n, seed, sorted({s for _, s in todo}), recipe,
+                                 not args.no_progress)
             build_s = time.time() - start
             for arch, source in todo:
                 x, y = sets[source]

@@ -117,8 +117,9 @@ def synthetic(setup, out, *extra):
 
     root, dataset, gen = setup
     return synthetic_training.main(["--dataset", dataset, "--generator", str(gen), "--per-class", "3", "--epochs", "1",
-                                    "--iterations", "1", "--inversion-steps", "1", "--width", "8", "--resnet-width", "4",
-                                    "--embedding-width", "8", "--real-batch", "8", "--no-progress", "--out", str(out), *extra])
+                                    "--condense-iterations", "1", "--inversion-steps", "1", "--width", "8", "--resnet-width",
+                                    "4", "--embedding-width", "8", "--condense-real-batch", "8", "--no-progress", "--out",
+                                    str(out), *extra])
 
 
 def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, capsys):
@@ -135,32 +136,34 @@ def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, ca
     assert len(runs) == 8 + 2 * 2 + 2
     assert {(r["arch"], r["width"]) for r in runs} == {("convnet", 8), ("resnet18", 4)}
     # other settings are refused, and the saved runs are kept
-    assert synthetic(setup, out, "--seeds", "0", "--iterations", "2") == 2
+    assert synthetic(setup, out, "--seeds", "0", "--condense-iterations", "2") == 2
     assert "other settings" in capsys.readouterr().err
     assert len(json.loads((out / "results.json").read_text())["runs"]) == 14
 
 
-def test_itgan_variants_set_split_lambda_pool_precision_and_compile():
-    from experiments.synthetic_training import itgan_variant
+def test_each_source_has_its_recipe_and_itgan_variants_set_split_lambda_pool_precision_and_compile():
+    from dataclasses import replace
 
-    from itgan_replay.condensation.condense import CondenseConfig
+    from experiments.synthetic_training import BASE, recipe_of
 
-    base = CondenseConfig(subset_size=10)
-    assert itgan_variant("itgan", base) == (base, False)
-    config, pooled = itgan_variant("itgan+random+lam0.02+pool", base)
-    assert (config.split, config.lam, config.subset_size, pooled) == ("random", 0.02, 10, True)
-    config, pooled = itgan_variant("itgan+compiled+bf16", base)
-    assert (config.compile, config.real_dtype, config.input_grad_dtype, pooled) == (True, "bfloat16", "float32", False)
-    config, _ = itgan_variant("itgan+bf16grads", base)
+    base = replace(BASE, condense=replace(BASE.condense, subset_size=10))
+    assert recipe_of("itgan", base) == base
+    assert (recipe_of("gan", base).init, recipe_of("gan", base).condense.iterations) == ("random", 0)
+    assert (recipe_of("inversion", base).init, recipe_of("inversion", base).condense.iterations) == ("inversion", 0)
+    recipe = recipe_of("itgan+random+lam0.02+pool", base)
+    assert (recipe.condense.split, recipe.condense.lam, recipe.condense.subset_size, recipe.embedding) == ("random", 0.02, 10, "pool")
+    config = recipe_of("itgan+compiled+bf16", base).condense
+    assert (config.compile, config.real_dtype, config.input_grad_dtype) == (True, "bfloat16", "float32")
+    config = recipe_of("itgan+bf16grads", base).condense
     assert (config.compile, config.real_dtype, config.input_grad_dtype) == (False, "float32", "bfloat16")
     for bad in ("gan+random", "itgan+lam", "itgan+shuffle"):
         with pytest.raises(ValueError, match="unknown"):
-            itgan_variant(bad, base)
+            recipe_of(bad, base)
 
 
 def test_synthetic_training_pooled_ablation_runs(setup):
     out = setup[0] / "synthetic-pool"
-    assert synthetic(setup, out, "--seeds", "0", "--sources", "itgan+pool", "--pool-nets", "2", "--pool-epochs", "1") == 0
+    assert synthetic(setup, out, "--seeds", "0", "--sources", "itgan+pool", "--pool-size", "2", "--pool-epochs", "1") == 0
     assert [r["source"] for r in json.loads((out / "summary.json").read_text())] == ["itgan+pool"]
 
 
@@ -317,7 +320,7 @@ def no_data_loads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("data loaded before the options were checked")
 
-    monkeypatch.setattr(split_cifar100, "load_dataset_from_args", refuse)
+    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -419,7 +422,7 @@ def test_other_scripts_stop_bad_values_with_one_line_before_any_data_loads(setup
         raise AssertionError("data loaded before the options were checked")
 
     monkeypatch.setattr(module, "load_dataset_from_args", refuse, raising=False)
-    monkeypatch.setattr(split_cifar100, "load_dataset_from_args", refuse)
+    monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
     required = {"condense_dataset": ["--out", str(tmp_path / "m.pt")], "preset_sweep": ["--setting", "a="],
                 "budget_sweep": ["--out-dir", str(tmp_path)], "synthetic_training": ["--out", str(tmp_path)],
                 "generator_dtype": ["--out", str(tmp_path)]}[script]
