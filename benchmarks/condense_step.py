@@ -36,18 +36,22 @@ def main() -> None:
     p.add_argument("--latents", type=int, default=100, help="latents per class")
     p.add_argument("--real", type=int, default=256, help="real images per class and per step")
     p.add_argument("--width", type=int, default=128, help="ConvNet embedding width")
+    p.add_argument("--image-size", type=int, default=32, help="side of the generated and real images (64: one more "
+                                                              "generator block, a depth-4 ConvNet)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per job (after one warm-up job)")
     p.add_argument("--subset-sizes", type=int, nargs="+", default=[25, 50, 100, 200], help="latents per job for scaling")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to run")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/condense.json"), help="JSON output")
     args = p.parse_args()
     torch.manual_seed(0)
-    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch)), (0.5,) * 3, (0.5,) * 3,
+    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=args.classes, ch=args.ch, img_size=args.image_size)), (0.5,) * 3, (0.5,) * 3,
                                 device=args.device)
     config = CondenseConfig(iterations=args.steps, real_batch=args.real, subset_size=max(args.subset_sizes + [args.latents]))
-    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, args.width, device=args.device), config,
+    condenser = Condenser(generator, EmbeddingSampler("convnet", args.classes, args.width, device=args.device,
+                                                          image_size=args.image_size), config,
                           inversion=None)
-    real = {c: torch.randn(max(args.real, max(args.subset_sizes)), 3, 32, 32) for c in range(args.classes)}
+    real = {c: torch.randn(max(args.real, max(args.subset_sizes)), 3, args.image_size, args.image_size)
+            for c in range(args.classes)}
     rows = [{"case": "all-classes", "latents_per_job": args.latents, "jobs": args.classes,
              "s_per_step": step_seconds(condenser, {c: args.latents for c in range(args.classes)}, real)}]
     for n in args.subset_sizes:

@@ -42,14 +42,15 @@ METHODS = ("naive", "exemplar", "jpeg", "itgan-batch", "itgan-experience")
 
 
 def build_plugins(method: str, generator: FrozenGenerator, stored: int, batch: int, old_classes: list[int],
-                  jpeg_quality: int) -> list:
+                  jpeg_quality: int, image_size: int) -> list:
     if method == "naive":
         return []
     if method == "exemplar":
         policy = ClassBalancedBuffer(stored, adaptive_size=False, total_num_classes=2 * len(old_classes))
         return [BufferReplayPlugin(stored, batch_size_mem=batch, storage_policy=policy)]
     if method == "jpeg":  # a budget that holds every old image: what is timed is decoding each replayed sample
-        policy = JPEGClassBalancedBuffer(10**9, 2 * len(old_classes), jpeg_quality, (0.5,) * 3, (0.5,) * 3)
+        policy = JPEGClassBalancedBuffer(10**9, 2 * len(old_classes), jpeg_quality, (0.5,) * 3, (0.5,) * 3,
+                                         image_size)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=batch, storage_policy=policy)]
     memory = LatentMemory(generator)
     g = torch.Generator().manual_seed(0)
@@ -81,9 +82,10 @@ class ExperienceTimer(SupervisedPlugin):
 
 def time_method(method: str, benchmark, generator: FrozenGenerator, args: argparse.Namespace) -> float:
     torch.manual_seed(0)
-    model = ConvNet(10, width=args.width)
+    model = ConvNet(10, width=args.width, image_size=args.image_size)
     timer = ExperienceTimer()
-    plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)), args.jpeg_quality)
+    plugins = build_plugins(method, generator, args.stored, args.batch, list(range(5)), args.jpeg_quality,
+                            args.image_size)
     strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), criterion=torch.nn.CrossEntropyLoss(),
                      train_mb_size=args.batch, train_epochs=args.epochs, device=args.device,
                      plugins=[timer, *plugins], evaluator=EvaluationPlugin(loggers=[]))
@@ -100,6 +102,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64, help="new images and replay samples per mini-batch")
     p.add_argument("--epochs", type=int, default=1, help="training epochs per experience")
     p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
+    p.add_argument("--image-size", type=int, default=32, help="side of the (random) photos and generated images")
     p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
     p.add_argument("--jpeg-quality", type=int, default=50, help="quality of the jpeg method's exemplars")
     p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every method")
@@ -108,11 +111,12 @@ def main() -> None:
     args = p.parse_args()
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(10).repeat_interleave(args.images)
-    data = ImageTensors(torch.randint(256, (len(labels), 3, 32, 32), generator=g, dtype=torch.uint8), labels,
+    data = ImageTensors(torch.randint(256, (len(labels), 3, args.image_size, args.image_size), generator=g,
+                                      dtype=torch.uint8), labels,
                         [str(c) for c in range(10)])
     benchmark = class_incremental_stream(data, data, 2, list(range(10)))
     torch.manual_seed(0)
-    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=10, ch=args.ch)), (0.5,) * 3, (0.5,) * 3)
+    generator = FrozenGenerator(Generator(GeneratorConfig(n_classes=10, ch=args.ch, img_size=args.image_size)), (0.5,) * 3, (0.5,) * 3)
     seconds = {m: [] for m in METHODS}
     for r in range(args.repeats):
         for method in METHODS:
