@@ -17,11 +17,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, require_at_least, save_figure
+from experiments.cli import UsageError, add_dataset_options, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
-from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, UsageError, run
+from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, run
 from strategies.methods import GENERATOR_METHODS, METHODS
 
 

@@ -17,6 +17,10 @@ from itgan_replay.settings import help_of
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
 
 
+class UsageError(ValueError):
+    """An option or combination of options cannot run; raised before any training."""
+
+
 def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
     """``--dataset``, ``--data-root``, ``--image-size`` and ``--resize`` (read them with :func:`load_dataset_from_args`)."""
     p.add_argument("--dataset", required=default is None, default=default,

@@ -16,14 +16,13 @@ import argparse
 import json
 import signal
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from experiments.cli import (add_config_options, add_dataset_options, config_from_args, load_dataset_from_args,
-                             require_at_least)
-from itgan_replay.data import DatasetError, split_validation
+from experiments.cli import UsageError, add_config_options, add_dataset_options, config_from_args
+from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -49,51 +48,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
-    try:
-        config = config_from_args(args, PRESETS[args.preset])
-        require_at_least(args, {"validation_per_class": 0})
-    except ValueError as err:  # a setting's message names its --option with underscores
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        train, test = load_dataset_from_args(args)
-        validation = None
-        if args.validation_per_class:
-            train, validation = split_validation(train, args.validation_per_class, seed=0)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+@dataclass(frozen=True)
+class PretrainRun:
+    """One pretraining run, as typed values (what the script's options say)."""
+
+    dataset: str
+    out: Path
+    config: PretrainConfig
+    preset: str = "cpu"
+    workdir: Path | None = None
+    resume: bool = False
+    device: str = "cpu"
+    validation_per_class: int = 20
+    cas_per_class: int = 500
+    cas_epochs: int = 15
+    progress: bool = True
+    data_root: str = "data"
+    image_size: int | None = None
+    resize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.validation_per_class < 0:
+            raise UsageError(f"--validation-per-class must be 0 or more, got {self.validation_per_class}")
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``workdir``, by default ``out`` without ``.pt`` plus ``.work``."""
+        return self.workdir or self.out.with_name(self.out.stem + ".work")
+
+
+def pretrain(job: PretrainRun) -> dict:
+    """Train (or resume) the generator, score its CAS, write the generator file and its JSON report, and
+    return the report.
+
+    Raises:
+        UsageError, DatasetError: before training, for a run that cannot start as asked.
+        TrainingDivergedError: the losses diverged or the discriminator stayed dead (the last good checkpoint is kept).
+        KeyboardInterrupt: Ctrl-C or SIGTERM, after a checkpoint is written.
+    """
+    train, test = load_dataset(job.dataset, job.data_root, job.image_size, job.resize)
+    validation = None
+    if job.validation_per_class:
+        train, validation = split_validation(train, job.validation_per_class, seed=0)
     from torch.utils.tensorboard import SummaryWriter
 
+    config, workdir = job.config, job.checkpoint_dir
     trainer = GANTrainer(train.images, train.labels, train.class_names, train.mean, train.std, config, workdir,
-                         SummaryWriter(str(workdir / "tensorboard")), args.device)
-    if trainer.checkpoint_path.exists() and not args.resume:
-        print(f"error: {trainer.checkpoint_path} exists; pass --resume to continue it or choose another --workdir",
-              file=sys.stderr)
-        return 2
-    if args.resume:
+                         SummaryWriter(str(workdir / "tensorboard")), job.device)
+    if trainer.checkpoint_path.exists() and not job.resume:
+        raise UsageError(f"{trainer.checkpoint_path} exists; pass --resume to continue it or choose another --workdir")
+    if job.resume:
         if not trainer.checkpoint_path.exists():
-            print(f"error: --resume given but {trainer.checkpoint_path} does not exist", file=sys.stderr)
-            return 2
+            raise UsageError(f"--resume given but {trainer.checkpoint_path} does not exist")
         try:
             trainer.load_checkpoint()
         except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+            raise UsageError(str(err)) from err
         print(f"resuming at iteration {trainer.iteration} of {config.iterations}")
     print(f"training on {len(train)} images, {len(train.class_names)} classes; config {asdict(config)}")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` checkpoints like Ctrl-C
-    try:
-        trainer.train(progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("stopped; rerun with --resume to continue", file=sys.stderr)
-        return 130
-    except TrainingDivergedError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    trainer.train(progress=job.progress)
 
     eval_sets = {"test": (test.normalize(test.images), test.labels)}
     if validation is not None:
@@ -103,22 +116,46 @@ def main(argv: list[str] | None = None) -> int:
     random_init = FrozenGenerator(init_normal_(Generator(generator.config)), train.mean, train.std, train.class_names)
     scores = {}
     for name, g in (("trained", generator), ("random_init", random_init)):
-        scores[name] = classification_accuracy_scores(g, eval_sets, args.cas_per_class, args.cas_epochs, seed=config.seed)
+        scores[name] = classification_accuracy_scores(g, eval_sets, job.cas_per_class, job.cas_epochs, seed=config.seed)
         for split, score in scores[name].items():
-            print(f"CAS on {split} photos ({name} generator, {args.cas_per_class}/class, {args.cas_epochs} epochs): {score:.4f}")
+            print(f"CAS on {split} photos ({name} generator, {job.cas_per_class}/class, {job.cas_epochs} epochs): {score:.4f}")
             trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score, trainer.iteration)
-    report = {"dataset": args.dataset, "image_size": train.image_size, "preset": args.preset, "config": asdict(config),
+    report = {"dataset": job.dataset, "image_size": train.image_size, "preset": job.preset, "config": asdict(config),
               "iterations": trainer.iteration,
               "train_seconds": round(trainer.train_seconds, 1), "images_per_s": round(trainer.images_per_s, 1),
-              "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": args.device,
+              "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": job.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
               "cas": scores["trained"]["test"], "cas_random_init": scores["random_init"]["test"],
               "cas_validation": scores["trained"].get("validation"), "cas_validation_random_init": scores["random_init"].get("validation"),
-              "validation_per_class": args.validation_per_class, "n_train": len(train), "cas_per_class": args.cas_per_class,
-              "cas_epochs": args.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint}
-    generator.save(args.out, extra=report)
-    atomic_write_bytes(args.out.with_suffix(".json"), json.dumps(report, indent=2).encode())
-    print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+              "validation_per_class": job.validation_per_class, "n_train": len(train), "cas_per_class": job.cas_per_class,
+              "cas_epochs": job.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint}
+    generator.save(job.out, extra=report)
+    atomic_write_bytes(job.out.with_suffix(".json"), json.dumps(report, indent=2).encode())
+    print(f"wrote {job.out} and {job.out.with_suffix('.json')}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        job = PretrainRun(args.dataset, args.out, config_from_args(args, PRESETS[args.preset]), args.preset, args.workdir,
+                          args.resume, args.device, args.validation_per_class, args.cas_per_class, args.cas_epochs,
+                          not args.no_progress, args.data_root, args.image_size, args.resize)
+    except ValueError as err:  # a setting's message names its --option
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` checkpoints like Ctrl-C
+    try:
+        pretrain(job)
+    except (UsageError, DatasetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped; rerun with --resume to continue", file=sys.stderr)
+        return 130
+    except TrainingDivergedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, code_version, config_from_args,
-                             differences, recipe_from_args,
-                             save_figure)
+from experiments.cli import (UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
+                             config_from_args, differences, recipe_from_args, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
@@ -165,10 +164,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-class UsageError(ValueError):
-    """An option or combination of options cannot run; raised before any training."""
-
-
 @dataclass(frozen=True)
 class StreamRun:
     """One run of the main job: the stream, the settings, the methods and where results go (what its
@@ -229,17 +224,22 @@ def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
     pretrain_preset = "paper" if job.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
     path = job.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
     if not path.exists():
-        data = ["--dataset", job.dataset, "--data-root", job.data_root]
-        data += (["--image-size", str(job.image_size)] if job.image_size else []) + (["--resize"] if job.resize else [])
         if not job.pretrain:
+            size = (f" --image-size {job.image_size}" if job.image_size else "") + (" --resize" if job.resize else "")
             raise UsageError(
                 f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
-                f"{pretrain_preset} {' '.join(data)} --out {path}\nor pass --pretrain to do that now, "
-                f"or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10)")
-        from experiments.pretrain_generator import main as pretrain_main
+                f"{pretrain_preset} --dataset {job.dataset} --data-root {job.data_root}{size} --out {path}\nor pass "
+                f"--pretrain to do that now, or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project "
+                f"for CIFAR-10)")
+        from experiments.pretrain_generator import PretrainRun, pretrain
+        from itgan_replay.gan.pretrain import PRESETS as PRETRAIN_PRESETS, TrainingDivergedError
 
-        if pretrain_main(["--preset", pretrain_preset, *data, "--out", str(path), "--device", job.device]) != 0:
-            raise UsageError("pretraining the generator failed; see above")
+        run = PretrainRun(job.dataset, path, PRETRAIN_PRESETS[pretrain_preset], pretrain_preset, device=job.device,
+                          progress=job.progress, data_root=job.data_root, image_size=job.image_size, resize=job.resize)
+        try:  # a pretraining killed before resumes from its checkpoint
+            pretrain(replace(run, resume=(run.checkpoint_dir / "checkpoint.pt").exists()))
+        except TrainingDivergedError as err:
+            raise UsageError(f"pretraining the generator failed: {err}") from err
     return FrozenGenerator.load(path, device=job.device)
 
 

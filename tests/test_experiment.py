@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -69,6 +70,29 @@ def test_a_64_pixel_stream_runs_at_its_size_and_a_generator_of_another_size_stop
                                 "--image-size", "32", "--resize"]) == 0
     small = json.loads((tmp_path / "runs/small/results.json").read_text())["results"]["exemplar"]
     assert small["stored_bytes"] == 48 * 32 * 32 * 3
+
+
+def test_pretrain_option_pretrains_and_caches_the_generator_the_stream_lacks(setup, tmp_path, monkeypatch, capsys):
+    from itgan_replay.gan import pretrain
+
+    monkeypatch.setitem(pretrain.PRESETS, "cpu", replace(pretrain.PRESETS["cpu"], ch=2, d_ch=2, z_dim=16, batch_size=8,
+                                                         iterations=2, checkpoint_every=1, standing_batches=1))
+    from experiments import pretrain_generator
+
+    monkeypatch.setattr(pretrain_generator, "classification_accuracy_scores",  # CAS is tested with pretraining itself
+                        lambda generator, eval_sets, *args, **kwargs: {name: 0.5 for name in eval_sets})
+    monkeypatch.chdir(tmp_path)
+    dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=24)}"  # 20 held out to score
+    options = ["--preset", "smoke", "--dataset", dataset, "--experiences", "2", "--methods", "gan-fresh", "--no-progress"]
+    assert split_cifar100.main(options) == 2
+    assert "no generator at generators/data-cpu.pt. Train one with\n  python experiments/pretrain_generator.py --preset cpu " \
+           f"--dataset {dataset} --data-root data --out generators/data-cpu.pt" in capsys.readouterr().err
+    assert split_cifar100.main([*options, "--pretrain"]) == 0
+    report = json.loads((tmp_path / "generators/data-cpu.json").read_text())
+    assert report["dataset"] == dataset and report["iterations"] == 2 and report["image_size"] == 32
+    assert report["cas_validation"] == 0.5
+    results = json.loads((tmp_path / "runs/data-smoke-seed0/results.json").read_text())["results"]
+    assert results["gan-fresh"]["generator_bytes"] > 0
 
 
 def test_kept_memory_loads_with_its_generator_and_keeping_it_does_not_change_training(setup):
