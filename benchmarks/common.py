@@ -14,6 +14,14 @@ from torch import nn
 from itgan_replay.memory.files import atomic_write_bytes
 
 
+def add_network_options(p, width: int, width_help: str) -> None:
+    """``--ch`` (generator width), ``--width`` (a ConvNet's; default ``width``) and ``--image-size``."""
+    p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
+    p.add_argument("--width", type=int, default=width, help=width_help)
+    p.add_argument("--image-size", type=int, default=32,
+                   help="side of the images (64: one more generator block, a depth-4 ConvNet)")
+
+
 def macs_per_image(model: nn.Module, *inputs: torch.Tensor) -> int:
     """Multiply-accumulates of one forward pass over the batch in ``inputs``, per image (conv + linear)."""
     total = 0

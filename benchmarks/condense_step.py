@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import report
+from benchmarks.common import add_network_options, report
 from itgan_replay.condensation.condense import CondenseConfig, Condenser, plan_jobs, run_jobs
 from itgan_replay.condensation.nets import EmbeddingSampler
 from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
@@ -31,13 +31,10 @@ def step_seconds(condenser: Condenser, sizes: dict[int, int], real: dict[int, to
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
+    add_network_options(p, 128, "ConvNet embedding width")
     p.add_argument("--classes", type=int, default=10, help="classes")
     p.add_argument("--latents", type=int, default=100, help="latents per class")
     p.add_argument("--real", type=int, default=256, help="real images per class and per step")
-    p.add_argument("--width", type=int, default=128, help="ConvNet embedding width")
-    p.add_argument("--image-size", type=int, default=32, help="side of the generated and real images (64: one more "
-                                                              "generator block, a depth-4 ConvNet)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per job (after one warm-up job)")
     p.add_argument("--subset-sizes", type=int, nargs="+", default=[25, 50, 100, 200], help="latents per job for scaling")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to run")

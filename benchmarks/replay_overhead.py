@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import report
+from benchmarks.common import add_network_options, report
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.nets import ConvNet
 from itgan_replay.condensation.recipe import LatentRecipe
@@ -101,9 +101,7 @@ def main() -> None:
     p.add_argument("--stored", type=int, default=500, help="stored replay samples (images or latents) of the old classes")
     p.add_argument("--batch", type=int, default=64, help="new images and replay samples per mini-batch")
     p.add_argument("--epochs", type=int, default=1, help="training epochs per experience")
-    p.add_argument("--width", type=int, default=64, help="ConvNet classifier width")
-    p.add_argument("--image-size", type=int, default=32, help="side of the (random) photos and generated images")
-    p.add_argument("--ch", type=int, default=8, help="generator width (8: the cpu pretraining preset; 64: the paper's)")
+    add_network_options(p, 64, "ConvNet classifier width")
     p.add_argument("--jpeg-quality", type=int, default=50, help="quality of the jpeg method's exemplars")
     p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every method")
     p.add_argument("--device", default="cpu", help="training and regeneration device")
