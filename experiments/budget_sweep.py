@@ -21,6 +21,7 @@ from experiments.cli import UsageError, add_dataset_options, require_at_least, s
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from itgan_replay.memory.latent import BudgetError, require_generator_fits
 from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, run
 from strategies.methods import GENERATOR_METHODS, METHODS
 
@@ -37,6 +38,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
+
+
+def fits(generator: FrozenGenerator, budget_bytes: int) -> bool:
+    """Whether ``generator`` (as the preset's memories store it) fits ``budget_bytes``."""
+    try:
+        require_generator_fits(generator, budget_bytes)
+        return True
+    except BudgetError:
+        return False
 
 
 def crossings(points: dict[str, list[tuple[int, float]]], a: str, b: str) -> list[float]:
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     points: dict[str, list[tuple[int, float]]] = {m: [] for m in methods}
     runs, not_fitting = [], []
     for budget in sorted(args.budgets):
-        fitting = [m for m in methods if m not in GENERATOR_METHODS or budget >= generator_bytes]
+        fitting = [m for m in methods if m not in GENERATOR_METHODS or fits(generator, budget)]
         not_fitting += [{"method": m, "budget_bytes": budget} for m in methods if m not in fitting]
         if not fitting:
             continue

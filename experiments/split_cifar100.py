@@ -35,7 +35,7 @@ from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
-from itgan_replay.memory.latent import BudgetError
+from itgan_replay.memory.latent import BudgetError, require_generator_fits
 from itgan_replay.settings import setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
@@ -408,10 +408,8 @@ def run(job: StreamRun) -> dict[str, dict]:
                              f"stream's photos are {train.image_size}x{train.image_size}; use a generator pretrained at "
                              f"this size, or pass --image-size {generator.config.img_size} --resize")
         stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
-        provenance, generator_bytes = stored.provenance, stored.param_bytes
-        if preset.budget_bytes < generator_bytes:
-            raise UsageError(f"budget of {preset.budget_bytes:,} bytes is below the generator's {generator_bytes:,} bytes "
-                             f"in {preset.itgan.generator_dtype}; raise --budget-bytes, store it as float16 or use a narrower one")
+        provenance = stored.provenance
+        require_generator_fits(stored, preset.budget_bytes)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
     class_order = seeded_class_order(n_classes, job.seed)

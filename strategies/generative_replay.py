@@ -7,7 +7,7 @@ import torch
 from avalanche.core import SupervisedPlugin
 
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.memory.latent import BudgetError
+from itgan_replay.memory.latent import require_generator_fits
 
 from .replay import MemoryUse
 
@@ -30,9 +30,7 @@ class GenerativeReplayPlugin(SupervisedPlugin):
         if generator_dtype not in GENERATOR_STORAGE_DTYPES:
             raise ValueError(f"generator_dtype must be one of {list(GENERATOR_STORAGE_DTYPES)}, got '{generator_dtype}'")
         self.generator = generator.stored_as(GENERATOR_STORAGE_DTYPES[generator_dtype])
-        if self.generator.param_bytes > budget_bytes:
-            raise BudgetError(f"budget of {budget_bytes:,} bytes is below the generator's {self.generator.param_bytes:,} "
-                              f"bytes in {generator_dtype}; raise the budget or store the generator in fewer bits")
+        require_generator_fits(self.generator, budget_bytes)
         self.replay_batch_size = replay_batch_size
         self.seen: list[int] = []
         self._rng = torch.Generator().manual_seed(seed)

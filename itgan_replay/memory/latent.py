@@ -18,6 +18,19 @@ class BudgetError(ValueError):
     """A byte budget cannot hold what it must (the generator, or one latent per class)."""
 
 
+def require_generator_fits(generator: FrozenGenerator, budget_bytes: int) -> None:
+    """The one check that a memory's generator, as stored (:meth:`FrozenGenerator.stored_as`), fits ``budget_bytes``.
+
+    Raises:
+        BudgetError: it does not, with what to change.
+    """
+    if budget_bytes < generator.param_bytes:
+        stored = str(generator.storage_dtype).removeprefix("torch.")
+        raise BudgetError(f"budget of {budget_bytes:,} bytes is below the generator's {generator.param_bytes:,} bytes in "
+                          f"{stored}; raise the budget, store the generator in fewer bits (generator_dtype) or use a "
+                          "narrower generator")
+
+
 class LatentMemory:
     """Latents per class, regenerated into labelled images by a frozen generator.
 
@@ -119,9 +132,7 @@ class LatentMemory:
         Raises:
             BudgetError: the generator alone does not fit.
         """
-        if budget_bytes < self.generator_bytes:
-            raise BudgetError(f"budget of {budget_bytes:,} bytes is below the generator's {self.generator_bytes:,} "
-                              "bytes; raise the budget or use a narrower generator")
+        require_generator_fits(self.generator, budget_bytes)
         return (budget_bytes - self.generator_bytes) // self.bytes_per_latent
 
     def shrink_to(self, budget_bytes: int) -> None:
