@@ -89,8 +89,8 @@ PRESETS: dict[str, PretrainConfig] = {
                           iterations=3500, checkpoint_every=250, log_every=25),
 }
 # 64 x 64 photos on 2 CPU cores with native bfloat16 (AVX-512 BF16 / AMX): the cpu networks (one more up-sampling
-# block in G, one narrow down-sampling block in D), bfloat16 autocast (1.9x the float32 step at 64 px,
-# benchmarks/pretrain_step.py) and more iterations for the larger images
+# block in G, one narrow down-sampling block in D), bfloat16 autocast (2.0x the float32 step at 64 px on 2 idle cores,
+# benchmarks/results/pretrain_step_64.json) and more iterations for the larger images
 PRESETS["cpu64"] = replace(PRESETS["cpu"], iterations=5000, amp=True)
 
 
