@@ -1,4 +1,4 @@
-"""The project's own files name no absolute path of the machine that produced them."""
+"""The project's own files name no absolute path of the machine that produced them, and ship what they describe."""
 import re
 import subprocess
 from pathlib import Path
@@ -18,3 +18,15 @@ def test_no_file_names_an_absolute_path_of_a_machine():
             text = path.read_text(errors="ignore")
             offenders += [f"{name}: {m.group(0)}" for m in ABSOLUTE.finditer(text)]
     assert not offenders, "name these paths relative to the project or as a placeholder:\n" + "\n".join(offenders)
+
+
+def test_every_generator_report_ships_its_generator():
+    reports = sorted((ROOT / "generators").glob("*.json"))
+    assert reports, "generators/ holds the shipped generators' reports"
+    unshipped = []
+    for report in reports:
+        weights = report.with_suffix(".pt")
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(weights.relative_to(ROOT))], cwd=ROOT).returncode == 0
+        if not weights.is_file() or ignored:
+            unshipped.append(f"{weights.relative_to(ROOT)} ({'git-ignored' if ignored else 'missing'})")
+    assert not unshipped, "a generator report without its shipped weights (unignore them in .gitignore):\n" + "\n".join(unshipped)
