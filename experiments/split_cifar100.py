@@ -89,9 +89,12 @@ PRESETS = {
     # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); 50 condensation iterations and 20
     # inversion steps keep a seed's job near 90 minutes
     "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
-    # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget: quick's settings
-    # with a depth-4 ConvNet (the 64-px generator from the cpu64 pretraining preset)
-    "quick64": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40)),
+    # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget, with a depth-4
+    # ConvNet and the 64-px generator from the cpu64 pretraining preset. A 64-px condensation step costs 3x a
+    # 32-px one, so 50 iterations (a time bound, not a validation choice); JPEG qualities chosen on held-out
+    # training photos (docs/results.md, section 8)
+    "quick64": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, jpeg_quality=25, jpeg32_quality=50,
+                      itgan=cpu_itgan(50, 40)),
     # for tests and a first try: minutes on tiny data
     "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
