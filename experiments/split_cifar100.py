@@ -70,12 +70,12 @@ class Preset:
             raise ValueError(f"--lr must be positive, got {self.lr}")
 
 
-def cpu_itgan(iterations: int, inversion_steps: int) -> ITGANReplayConfig:
+def cpu_itgan(iterations: int, inversion_steps: int, storage_dtype: str = "float32") -> ITGANReplayConfig:
     """The plugin settings of the 2-core presets (condensation lr, real batch, subsets, embedding width and a
-    float16 generator chosen on held-out training photos: docs/results.md, sections 1 and 6)."""
+    float16 generator chosen on held-out training photos: docs/results.md, sections 1, 6 and 8)."""
     return ITGANReplayConfig(LatentRecipe(condense=CondenseConfig(iterations=iterations, lr=1e-2, subset_size=500, real_batch=128),
                                           inversion=InversionConfig(steps=inversion_steps), embedding_width=32),
-                             generator_dtype="float16")
+                             generator_dtype="float16", storage_dtype=storage_dtype)
 
 
 PRESETS = {
@@ -91,10 +91,10 @@ PRESETS = {
     "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
     # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget, with a depth-4
     # ConvNet and the 64-px generator from the cpu64 pretraining preset. A 64-px condensation step costs 3x a
-    # 32-px one, so 50 iterations (a time bound, not a validation choice); JPEG qualities chosen on held-out
-    # training photos (docs/results.md, section 8)
+    # 32-px one, so 50 iterations (a time bound, not a validation choice); float16 latents and the JPEG
+    # qualities chosen on held-out training photos (docs/results.md, section 8)
     "quick64": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, jpeg_quality=25, jpeg32_quality=50,
-                      itgan=cpu_itgan(50, 40)),
+                      itgan=cpu_itgan(50, 40, storage_dtype="float16")),
     # for tests and a first try: minutes on tiny data
     "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
