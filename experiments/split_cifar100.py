@@ -70,7 +70,7 @@ class Preset:
             raise ValueError(f"--lr must be positive, got {self.lr}")
 
 
-def cpu_itgan(iterations: int, inversion_steps: int, storage_dtype: str = "float32") -> ITGANReplayConfig:
+def cpu_itgan(iterations: int, inversion_steps: int, storage_dtype: str) -> ITGANReplayConfig:
     """The plugin settings of the 2-core presets (condensation lr, real batch, subsets, embedding width and a
     float16 generator chosen on held-out training photos: docs/results.md, sections 1, 6 and 8)."""
     return ITGANReplayConfig(LatentRecipe(condense=CondenseConfig(iterations=iterations, lr=1e-2, subset_size=500, real_batch=128),
@@ -84,11 +84,11 @@ PRESETS = {
         condense=CondenseConfig(iterations=5000, lr=1e-3, subset_size=500, real_batch=256),
         inversion=InversionConfig(steps=1000)))),
     # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16
-    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40)),
+    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40, storage_dtype="float32")),
     # 100 classes in 10 experiences on 2 CPU cores (Split-CIFAR-100's shape): the bytes of 1,200 raw 32x32 photos
     # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); 50 condensation iterations and 20
     # inversion steps keep a seed's job near 90 minutes
-    "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20)),
+    "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, itgan=cpu_itgan(50, 20, storage_dtype="float32")),
     # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget, with a depth-4
     # ConvNet and the 64-px generator from the cpu64 pretraining preset. A 64-px condensation step costs 3x a
     # 32-px one, so 50 iterations (a time bound, not a validation choice); float16 latents and the JPEG
