@@ -12,13 +12,17 @@ and text logs (``logs/<method>.txt``), a checkpoint of the strategy after every 
 (``checkpoints/<method>.ckpt``: a killed run, started again with the same command, resumes at the
 experience it was in; resuming unpickles the strategy, which runs code from the file, so resume only
 from checkpoints you wrote or trust), one JSON per finished method (``methods/``; a rerun skips them),
-``results.json`` and ``curves.png`` (accuracy and forgetting of all methods).
+``results.json`` and ``curves.png`` (accuracy and forgetting of all methods). ``inversions/`` holds
+the GAN inversions of the stream's photos while the run lasts: ``inversion`` and ``itgan`` invert the
+same photos the same way, so the second reads the first's (its results say how many, in
+``inversions_reused``); the folder is removed when every method has finished.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -289,7 +293,7 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
     model = build_net(preset.model, n_classes, preset.model_width, image_size)
     memory_file = run_dir / "memories" / f"{name}.pt" if job.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, job.seed, image_size, memory_file, preset.jpeg32_quality)
+                           image_stats, job.seed, image_size, memory_file, preset.jpeg32_quality, run_dir / "inversions")
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -329,6 +333,7 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
             "stored_bytes": stored, "stored_samples": n_train if name == "joint" else used.stored_samples,
             "generator_bytes": used.generator_bytes, "stored_bytes_without_generator": stored - used.generator_bytes,
             "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds,
+            "inversions_reused": used.inversions_reused,
             "memory_file": None if memory_file is None else str(memory_file)}
 
 
@@ -439,6 +444,7 @@ def run(job: StreamRun) -> dict[str, dict]:
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
+    shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     plot_curves(results, run_dir / "curves.png")
     print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'w/o generator':>13} "
           f"{'wall s':>8}")

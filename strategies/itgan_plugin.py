@@ -19,6 +19,7 @@ from avalanche.core import SupervisedPlugin
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from itgan_replay.condensation.inversion import InversionStore
 from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
@@ -100,13 +101,16 @@ class ITGANReplayPlugin(SupervisedPlugin):
         memory: an existing memory to continue from (e.g. ``LatentMemory.load``).
         memory_path: if given, the memory is saved there (atomically) after each experience, and the
             classes of the stream's last experience are condensed too; without it they are not.
+        inversion_store: a folder of inversions shared with other plugins (e.g. ``inversion`` and ``itgan``
+            in one run): an inversion made before from the same inputs is read, not recomputed.
 
     Condensation and replay both use ``memory.generator``: the generator rounded to
     ``config.generator_dtype``, as the memory stores and counts it.
     """
 
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
-                 memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None) -> None:
+                 memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None,
+                 inversion_store: str | os.PathLike | None = None) -> None:
         super().__init__()
         config.check_size()
         self.config = config
@@ -120,14 +124,17 @@ class ITGANReplayPlugin(SupervisedPlugin):
         if config.budget_bytes is not None:
             self.memory.capacity(config.budget_bytes)  # BudgetError now, before any training
         self.memory_path = memory_path
+        self.inversion_store = None if inversion_store is None else InversionStore(inversion_store)
         self.condensed: list[dict] = []  # one record per condensed class: experience, class, images used
-        self.seconds = {"inversion_net": 0.0, "inversion_and_condensation": 0.0}  # time spent, summed over experiences
+        self.seconds = {"inversion_net": 0.0, "inversion": 0.0, "condensation": 0.0}  # time spent, summed over experiences
+        self.inversions_reused = 0  # condensation jobs whose inversion was read from inversion_store
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._rng = torch.Generator().manual_seed(config.seed)
 
     def memory_use(self) -> MemoryUse:
         """The memory's bytes (latents and generator), latents, and the time its building took."""
-        return MemoryUse(self.memory.total_bytes, len(self.memory), self.memory.generator_bytes, dict(self.seconds))
+        return MemoryUse(self.memory.total_bytes, len(self.memory), self.memory.generator_bytes, dict(self.seconds),
+                         self.inversions_reused)
 
     # ---- life cycle -------------------------------------------------------------------
     def before_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
@@ -181,9 +188,11 @@ class ITGANReplayPlugin(SupervisedPlugin):
         with tqdm(disable=not cfg.progress, desc="condense", unit="step", leave=False) as bar:  # steps of all jobs
             built = build_latents(self.generator, images, labels, classes, per_class, cfg.recipe,
                                   experience_seed(cfg.seed, experience),
-                                  self.memory.condense_codec, progress=lambda job, step, loss: bar.update(1))
+                                  self.memory.condense_codec, progress=lambda job, step, loss: bar.update(1),
+                                  inversion_store=self.inversion_store)
         for key, value in built.seconds.items():
             self.seconds[key] += value
+        self.inversions_reused += built.inversions_reused
         for c in classes:
             self.condensed.append({"experience": experience, "class": c, "real_images": len(built.sources[c]),
                                    "latents": len(built.latents[c])})

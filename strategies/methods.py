@@ -53,11 +53,12 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
                  itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None, jpeg_quality: int = 50,
                  image_stats: tuple[tuple[float, ...], tuple[float, ...]] = ((0.5,) * 3, (0.5,) * 3),
                  seed: int = 0, image_size: int = 32, memory_path: str | os.PathLike | None = None,
-                 jpeg32_quality: int = 50) -> list[SupervisedPlugin]:
+                 jpeg32_quality: int = 50, inversion_store: str | os.PathLike | None = None) -> list[SupervisedPlugin]:
     """The plugins of ``name`` (one of :data:`METHODS`) at ``budget_bytes`` (read what they store with
     :func:`memory_use`); ``joint`` and ``naive`` have none. Images are ``image_size`` pixels square.
     ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels.
     ``memory_path``: where a latent method saves its memory after every experience (the last one included).
+    ``inversion_store``: a folder where latent methods share their inversions (see ``ITGANReplayPlugin``).
     ``jpeg32`` stores at quality ``jpeg32_quality`` and needs images above 32 pixels."""
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
@@ -68,7 +69,7 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
     if name in LATENT_METHODS:
         config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
-        return [ITGANReplayPlugin(generator, config, memory_path=memory_path)]
+        return [ITGANReplayPlugin(generator, config, memory_path=memory_path, inversion_store=inversion_store)]
     if name == "exemplar":
         policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]

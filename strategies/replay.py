@@ -10,12 +10,14 @@ from avalanche.training.storage_policy import ClassBalancedBuffer
 @dataclass(frozen=True)
 class MemoryUse:
     """What a method's replay memory holds: ``generator_bytes`` of ``stored_bytes`` are a generator's
-    fixed weights; ``seconds`` says where the memory's build time went."""
+    fixed weights; ``seconds`` says where the memory's build time went, not counting the work of
+    the ``inversions_reused`` inversions that another method made first."""
 
     stored_bytes: int
     stored_samples: int
     generator_bytes: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    inversions_reused: int = 0
 
 
 class RawClassBalancedBuffer(ClassBalancedBuffer):

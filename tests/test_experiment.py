@@ -245,7 +245,7 @@ def test_validation_split_and_float16_generator_are_recorded_with_both_byte_colu
     assert itgan["stored_bytes_without_generator"] % (16 * 2) == 0  # float16 latents of z_dim 16
     assert exemplar["stored_bytes_without_generator"] == exemplar["stored_bytes"] == 4 * 8 * 3072  # 8 left per class
     assert exemplar["stored_samples"] == 32 and itgan["stored_samples"] == itgan["stored_bytes_without_generator"] // 32
-    assert set(itgan["seconds"]) == {"inversion_net", "inversion_and_condensation"}
+    assert set(itgan["seconds"]) == {"inversion_net", "inversion", "condensation"}
     method_file = json.loads((root / "runs/val/methods/itgan.json").read_text())
     assert method_file["settings"]["generator_storage_dtype"] == "float16"
 
@@ -471,3 +471,15 @@ def test_main_job_and_dataset_condensation_take_the_same_options_from_the_config
     expected |= {f"--inversion-{f.name.replace('_', '-')}" for f in fields(InversionConfig)}
     recipe = {"--inversion-net", "--inversion-net-epochs"}  # LatentRecipe's, in both too
     assert options[split_cifar100] == expected | recipe == options[condense_dataset]
+
+
+def test_inversion_reads_the_inversions_itgan_made_and_trains_the_model_it_trains_alone(setup):
+    root = setup[0]
+    assert run(setup, "--name", "shared", "--methods", "itgan,inversion") == 0
+    assert run(setup, "--name", "alone", "--methods", "inversion") == 0
+    shared = json.loads((root / "runs/shared/results.json").read_text())["results"]
+    alone = json.loads((root / "runs/alone/results.json").read_text())["results"]["inversion"]
+    n_jobs = 2  # experience 1's two classes, one job each (the last experience is not condensed)
+    assert (shared["itgan"]["inversions_reused"], shared["inversion"]["inversions_reused"], alone["inversions_reused"]) == (0, n_jobs, 0)
+    assert shared["inversion"]["final_model_sha256"] == alone["final_model_sha256"]
+    assert not (root / "runs/shared/inversions").exists()  # photo inversions do not outlive the run

@@ -78,7 +78,7 @@ def main_job_args(stream, name: str) -> list[str]:
 
 def results(stream, name: str) -> dict:
     r = json.loads((stream[0] / "runs" / name / "results.json").read_text())["results"]
-    return {m: {k: v for k, v in row.items() if k not in ("wall_s", "seconds")} for m, row in r.items()}
+    return {m: {k: v for k, v in row.items() if k not in ("wall_s", "seconds", "inversions_reused")} for m, row in r.items()}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,9 @@ def test_main_job_killed_resumes_bit_identical(stream, uninterrupted, target, fi
     resumed = run_script("split_cifar100.py", main_job_args(stream, name))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert results(stream, name) == uninterrupted
+    if target.endswith("Condenser.step"):  # killed after the experience's inversions were stored: they were read back
+        saved = json.loads((stream[0] / "runs" / name / "results.json").read_text())["results"]["itgan"]
+        assert saved["inversions_reused"] > 0
 
 
 def test_pretraining_killed_resumes_bit_identical(tmp_path):

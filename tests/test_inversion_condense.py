@@ -268,7 +268,7 @@ def test_inversion_uses_the_given_feature_net(generator, monkeypatch):
     monkeypatch.setattr(condense_module, "invert", lambda g, x, y, net, *a: seen.append(net) or torch.zeros(len(x), 16))
     given = ConvNet(4, width=8)
     config = CondenseConfig(iterations=0)
-    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, InversionConfig(steps=1))
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=InversionConfig(steps=1))
     job = plan_jobs({0: 3}, config)[0]
     condenser.initial_latents(job, class_data(3))
     Condenser(generator, condenser.sampler, config, inversion=InversionConfig(steps=1), inversion_net=given).initial_latents(job, class_data(3))
@@ -311,3 +311,41 @@ def test_quantisation_aware_condensation_generates_from_the_stored_codes_and_sti
     assert eval_dm(generator, codec.round_trip(quantised), real) < 0.8 * eval_dm(generator, codec.round_trip(z0), real)
     plain = Condenser(generator, EmbeddingSampler("convnet", 4, width=16), config, inversion=None).condense(jobs, [z0], {0: real})[0]
     assert not torch.equal(plain, quantised)
+
+
+def test_an_inversion_store_reuses_exactly_the_inversions_of_the_same_inputs(generator, tmp_path, monkeypatch):
+    import itgan_replay.condensation.condense as condense_module
+    from itgan_replay.condensation.inversion import InversionStore
+
+    config, inv, real = CondenseConfig(iterations=0), InversionConfig(steps=3), class_data(5)
+    sampler = EmbeddingSampler("convnet", 4, width=8)
+    job = plan_jobs({0: 5}, config, seed=2)[0]
+    alone = Condenser(generator, sampler, config, inversion=inv).initial_latents(job, real)
+    first = Condenser(generator, sampler, config, inversion=inv, inversion_store=InversionStore(tmp_path))
+    assert torch.equal(first.initial_latents(job, real), alone) and first.inversions_reused == 0
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    calls = []
+    real_invert = condense_module.invert
+    monkeypatch.setattr(condense_module, "invert", lambda *a, **kw: calls.append(a) or real_invert(*a, **kw))
+    second = Condenser(generator, sampler, config, inversion=inv, inversion_store=InversionStore(tmp_path))
+    assert torch.equal(second.initial_latents(job, real), alone) and second.inversions_reused == 1 and calls == []
+    other_images, other_seed = real.flip(0), plan_jobs({0: 5}, config, seed=3)[0]
+    second.initial_latents(job, other_images)  # other photos, other seed, other settings: each inverts anew
+    second.initial_latents(other_seed, real)
+    Condenser(generator, sampler, config, inversion=InversionConfig(steps=4), inversion_store=InversionStore(tmp_path)).initial_latents(job, real)
+    assert len(calls) == 3 and second.inversions_reused == 1 and len(list(tmp_path.glob("*.pt"))) == 4
+
+
+def test_a_corrupt_inversion_file_is_an_error_not_a_silent_inversion(generator, tmp_path):
+    from itgan_replay.condensation.inversion import InversionStore
+    from itgan_replay.memory.files import StoredFileError
+
+    config, inv, real = CondenseConfig(iterations=0), InversionConfig(steps=1), class_data(3)
+    condenser = Condenser(generator, EmbeddingSampler("convnet", 4, width=8), config, inversion=inv,
+                          inversion_store=InversionStore(tmp_path))
+    job = plan_jobs({0: 3}, config)[0]
+    condenser.initial_latents(job, real)
+    (stored,) = tmp_path.glob("*.pt")
+    stored.write_bytes(stored.read_bytes()[:-10])
+    with pytest.raises(StoredFileError, match="corrupt or truncated"):
+        condenser.initial_latents(job, real)

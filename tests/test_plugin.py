@@ -151,7 +151,7 @@ def test_inversion_net_is_trained_on_the_current_experience_only(monkeypatch):
     plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net_epochs=1))
     run(plugin, tiny_benchmark(), Spy())
     assert seen == [{2, 0}]  # experience 0 holds classes 2 and 0; the last one is not condensed
-    assert plugin.seconds["inversion_net"] > 0 and plugin.seconds["inversion_and_condensation"] > 0
+    assert plugin.seconds["inversion_net"] > 0 and plugin.seconds["inversion"] > 0 and plugin.seconds["condensation"] > 0
     untrained = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, inversion_net="random"))
     seen.clear()
     run(untrained, tiny_benchmark(), Spy())

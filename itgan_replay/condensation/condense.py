@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from itgan_replay.condensation.augment import SiameseAugment
-from itgan_replay.condensation.inversion import InversionConfig, NonFiniteLossError, invert
+from itgan_replay.condensation.inversion import InversionConfig, InversionStore, NonFiniteLossError, invert
 from itgan_replay.condensation.nets import EmbeddingSampler, input_grads_in
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import LatentCodec
@@ -190,12 +191,16 @@ class Condenser:
             on the data being condensed); ``None``: a net drawn from ``sampler`` with the job's seed.
         codec: how the memory will store the latents: condensation then generates from the stored
             rounding and passes gradients straight through it (a memory's ``condense_codec``); ``None``: as they are.
+        inversion_store: where inversions are looked up before inverting, and kept after.
+
+    ``inversion_seconds`` sums the time spent inverting, ``inversions_reused`` counts the jobs whose
+    inversion came from ``inversion_store``.
     """
 
     def __init__(self, generator: FrozenGenerator, sampler: EmbeddingSampler, config: CondenseConfig = CondenseConfig(),
                  augment: SiameseAugment | Literal["dsa"] | None = "dsa",
                  inversion: InversionConfig | None = InversionConfig(), inversion_net: nn.Module | None = None,
-                 codec: LatentCodec | None = None) -> None:
+                 codec: LatentCodec | None = None, inversion_store: InversionStore | None = None) -> None:
         size = generator.config.img_size
         augment = SiameseAugment(image_size=size) if augment == "dsa" else augment
         sizes = {"embedding nets": getattr(sampler, "image_size", None), "augmentation": getattr(augment, "image_size", None)}
@@ -205,6 +210,7 @@ class Condenser:
                                  f"build them with image_size={size}")
         self.generator, self.sampler, self.config = generator, sampler, config
         self.augment, self.inversion, self.inversion_net, self.codec = augment, inversion, inversion_net, codec
+        self.inversion_store, self.inversion_seconds, self.inversions_reused = inversion_store, 0.0, 0
         self._compiled: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None
 
     def embedder(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -221,12 +227,21 @@ class Condenser:
         paired = class_real[torch.tensor(job.indices, dtype=torch.long)]
         if self.inversion is None:
             return torch.randn(len(paired), self.generator.config.z_dim, generator=torch.Generator().manual_seed(job.own_seed))
-        inv = self.inversion
+        inv, start = self.inversion, time.perf_counter()
         feature_net = self.inversion_net
         if feature_net is None:
             feature_net = self.sampler(torch.Generator().manual_seed(job.own_seed))
-        return invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps, inv.lr,
-                      inv.lambda_pixel, inv.batch_size, job.own_seed).cpu()
+        key = InversionStore.key(self.generator, inv, feature_net, paired, job.label, job.own_seed) if self.inversion_store else None
+        latents = self.inversion_store.load(key) if self.inversion_store else None
+        if latents is not None:
+            self.inversions_reused += 1
+        else:
+            latents = invert(self.generator, paired, torch.full((len(paired),), job.label), feature_net, inv.steps,
+                             inv.lr, inv.lambda_pixel, inv.batch_size, job.own_seed).cpu()
+            if self.inversion_store:
+                self.inversion_store.save(key, latents)
+        self.inversion_seconds += time.perf_counter() - start
+        return latents
 
     def run_job(self, job: CondenseJob, class_real: torch.Tensor, progress: JobProgressFn | None = None,
                 initial: torch.Tensor | None = None) -> torch.Tensor:

@@ -4,14 +4,19 @@
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.memory.files import load_checked, save_checked, state_fingerprint
 from itgan_replay.settings import setting
 
 ProgressFn = Callable[[int, int, float], None]
@@ -79,3 +84,41 @@ def invert(generator: FrozenGenerator, images: torch.Tensor, labels: torch.Tenso
                 progress(done, total, loss.item() / len(z))
         out.append(z.detach())
     return torch.cat(out) if out else z_all
+
+
+class InversionStore:
+    """Inverted latents kept in a folder, one file per inversion, so that methods inverting the same
+    photos the same way (``inversion`` and ``itgan`` in one main job) invert them once.
+
+    A file is found by :meth:`key`, a digest of everything :func:`invert` reads: the generator's
+    weights as stored, the device type, the settings, the feature net's weights, the images, the
+    label and the seed. So a stored inversion is reused only where inverting again would compute
+    it from the same inputs; anything else misses and inverts. Files are written atomically and
+    checked on reading (:class:`~itgan_replay.memory.files.StoredFileError` for a corrupt one).
+    """
+
+    KIND, VERSION = "inversion", 1
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    @staticmethod
+    def key(generator: FrozenGenerator, config: InversionConfig, feature_net: nn.Module | None,
+            images: torch.Tensor, label: int, seed: int) -> str:
+        """The digest that names the inversion of ``images`` (all of class ``label``) with these inputs."""
+        spec = {"generator": generator.fingerprint, "storage": str(generator.storage_dtype),
+                "device": generator.device.type, "config": asdict(config), "label": label, "seed": seed,
+                "feature_net": state_fingerprint(feature_net.state_dict()) if feature_net is not None else None,
+                "images": state_fingerprint({"images": images})}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.pt"
+
+    def load(self, key: str) -> torch.Tensor | None:
+        """The latents stored under ``key``, or ``None`` if there are none."""
+        path = self.path(key)
+        return load_checked(path, self.KIND, self.VERSION)[1]["latents"] if path.is_file() else None
+
+    def save(self, key: str, latents: torch.Tensor) -> None:
+        save_checked(self.path(key), self.KIND, self.VERSION, {"latents": latents.detach().cpu()})

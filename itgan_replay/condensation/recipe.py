@@ -10,7 +10,7 @@ import torch
 
 from itgan_replay.condensation.condense import (CondenseConfig, Condenser, CondenseJob, JobProgressFn, class_image_sets,
                                                 plan_jobs, run_jobs)
-from itgan_replay.condensation.inversion import InversionConfig
+from itgan_replay.condensation.inversion import InversionConfig, InversionStore
 from itgan_replay.condensation.nets import EmbeddingSampler, build_pool, trained_net
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import LatentCodec
@@ -50,16 +50,19 @@ class BuiltLatents:
     latents: dict[int, torch.Tensor]
     sources: dict[int, torch.Tensor]
     seconds: dict[str, float]
+    inversions_reused: int = 0  # jobs whose inversion came from the store
 
 
 def build_latents(generator: FrozenGenerator, images: torch.Tensor, labels: torch.Tensor, classes: list[int],
                   per_class: int, recipe: LatentRecipe, seed: int, codec: LatentCodec | None = None,
-                  progress: JobProgressFn | None = None, runner: Runner = run_jobs) -> BuiltLatents:
+                  progress: JobProgressFn | None = None, runner: Runner = run_jobs,
+                  inversion_store: InversionStore | None = None) -> BuiltLatents:
     """Build up to ``per_class`` latents for each of ``classes`` from ``images``/``labels`` (normalised as
     the generator's images, on the CPU), as ``recipe`` says: the pooled embedding nets and the trained
     inversion net see these images only. ``codec``: how the latents will be stored (condensation then
     optimises through the stored rounding). ``runner`` runs the jobs (:func:`run_jobs`, or e.g. the
-    distributed runner with its shard folder bound)."""
+    distributed runner with its shard folder bound). ``inversion_store``: inversions computed before from
+    the same inputs are read from it instead of inverting again, and new ones kept in it."""
     device, n_classes = generator.device, generator.config.n_classes
     pool = None
     if recipe.embedding == "pool":
@@ -74,9 +77,11 @@ def build_latents(generator: FrozenGenerator, images: torch.Tensor, labels: torc
         inversion_net = trained_net(images, labels, n_classes, recipe.inversion_net_epochs, recipe.embedding_arch,
                                     recipe.embedding_width, seed, device)
     seconds = {"inversion_net": time.perf_counter() - start}
-    condenser = Condenser(generator, sampler, recipe.condense, inversion=inversion, inversion_net=inversion_net, codec=codec)
+    condenser = Condenser(generator, sampler, recipe.condense, inversion=inversion, inversion_net=inversion_net, codec=codec,
+                          inversion_store=inversion_store)
     jobs = plan_jobs({c: min(per_class, len(sources[c])) for c in classes}, recipe.condense, seed)
     start = time.perf_counter()
     latents = runner(condenser, jobs, sources, progress)
-    seconds["inversion_and_condensation"] = time.perf_counter() - start
-    return BuiltLatents(latents, sources, seconds)
+    seconds["inversion"] = condenser.inversion_seconds
+    seconds["condensation"] = time.perf_counter() - start - condenser.inversion_seconds
+    return BuiltLatents(latents, sources, seconds, condenser.inversions_reused)
