@@ -374,6 +374,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def recorded_values(preset: Preset) -> dict:
+    """The preset's values as results record them, without the plugin's seed and progress bars: a run
+    sets those (``--seed``, recorded as ``seed``; ``--no-progress``), not the preset."""
+    values = asdict(preset)
+    for per_run in ("seed", "progress"):
+        del values["itgan"][per_run]
+    return values
+
+
 def run(job: StreamRun) -> dict[str, dict]:
     """Run ``job``'s methods (reusing those already finished in its folder) and return their results by method.
 
@@ -422,7 +431,7 @@ def run(job: StreamRun) -> dict[str, dict]:
 
     class_order = seeded_class_order(n_classes, job.seed)
     benchmark = class_incremental_stream(train, test, n_exp, class_order)
-    settings = {"dataset": job.dataset, "preset": job.preset, "values": asdict(preset), "experiences": n_exp,
+    settings = {"dataset": job.dataset, "preset": job.preset, "values": recorded_values(preset), "experiences": n_exp,
                 "seed": job.seed, "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos "
                                                    "per class" if job.validation_per_class else "test photos"),
                 "class_order": class_order, "code": code_version()}

@@ -236,8 +236,9 @@ def test_validation_split_and_float16_generator_are_recorded_with_both_byte_colu
 
     root = setup[0]
     assert run(setup, "--name", "val", "--methods", "itgan,exemplar", "--validation-per-class", "4",
-               "--generator-dtype", "float16", "--storage-dtype", "float16") == 0
+               "--generator-dtype", "float16", "--storage-dtype", "float16", "--seed", "1") == 0
     saved = json.loads((root / "runs/val/results.json").read_text())
+    assert saved["settings"]["seed"] == 1 and not {"seed", "progress"} & set(saved["settings"]["values"]["itgan"])
     assert saved["settings"]["evaluated_on"] == "validation: 4 held-out training photos per class"
     itgan, exemplar = saved["results"]["itgan"], saved["results"]["exemplar"]
     assert itgan["generator_bytes"] == tiny_generator().stored_as(torch.float16).param_bytes
