@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Carry unfinished runs from one session to the next: a session's machine, its processes and every
+# untracked file end with it, so a long run's folder (checkpoints, finished methods, inversions) is
+# committed here until the run is done.
+#
+#   bash docs/runs/in-progress/carry.sh save    WORKTREE RUN...   # copy WORKTREE/runs/RUN here and commit
+#   bash docs/runs/in-progress/carry.sh restore WORKTREE RUN...   # check WORKTREE out at the runs' commit, copy them back
+#
+# WORKTREE is a detached checkout of the commit the runs use (a run reuses only what the same commit
+# wrote), for example .worktrees/ev64; `restore` makes it (with links to the venv and ../shared)
+# if it is missing. Run from the repository root. Delete a run's folder here once its results are
+# copied to their own docs/runs folder.
+set -euo pipefail
+here=docs/runs/in-progress
+action=${1:?save or restore}; tree=${2:?worktree}; shift 2
+case $action in
+  save)
+    commit=$(git -C "$tree" rev-parse HEAD)
+    for run in "$@"; do
+      rm -rf "$here/$run.tmp" && cp -r "$tree/runs/$run" "$here/$run.tmp"
+      rm -rf "$here/$run" && mv "$here/$run.tmp" "$here/$run"
+      echo "$commit" > "$here/$run/COMMIT"
+      git add -A "$here/$run"
+    done
+    git commit -q -m "in-progress runs carried at $(date -u +%H:%M) UTC: $*" -- "$here" && git log --oneline -1 ;;
+  restore)
+    commit=$(cat "$here/$1/COMMIT")
+    if [ ! -d "$tree" ]; then
+      git worktree add --detach "$tree" "$commit"
+      ln -s "$(realpath --relative-to="$tree" .venv)" "$tree/.venv"
+      mkdir -p "$tree/logs"
+      [ -e "$(dirname "$tree")/shared" ] || ln -s "$(realpath --relative-to="$(dirname "$tree")" ../shared)" "$(dirname "$tree")/shared"
+    fi
+    [ "$(git -C "$tree" rev-parse HEAD)" = "$commit" ] || { echo "error: $tree is not at $commit" >&2; exit 2; }
+    for run in "$@"; do
+      [ "$(cat "$here/$run/COMMIT")" = "$commit" ] || { echo "error: $run ran at another commit" >&2; exit 2; }
+      mkdir -p "$tree/runs" && rm -rf "$tree/runs/$run" && cp -r "$here/$run" "$tree/runs/$run"
+      rm "$tree/runs/$run/COMMIT"
+    done ;;
+  *) echo "error: unknown action $action (save or restore)" >&2; exit 2 ;;
+esac
