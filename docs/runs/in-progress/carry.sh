@@ -5,6 +5,7 @@
 #
 #   bash docs/runs/in-progress/carry.sh save    WORKTREE RUN...   # copy WORKTREE/runs/RUN here and commit
 #   bash docs/runs/in-progress/carry.sh restore WORKTREE RUN...   # check WORKTREE out at the runs' commit, copy them back
+#                                                                   # (a RUN not carried here is skipped)
 #
 # WORKTREE is a detached checkout of the commit the runs use (a run reuses only what the same commit
 # wrote), for example .worktrees/ev64; `restore` makes it (with links to the venv and ../shared)
@@ -24,7 +25,11 @@ case $action in
     done
     git commit -q -m "in-progress runs carried at $(date -u +%H:%M) UTC: $*" -- "$here" && git log --oneline -1 ;;
   restore)
-    commit=$(cat "$here/$1/COMMIT")
+    runs=(); for run in "$@"; do
+      if [ -f "$here/$run/COMMIT" ]; then runs+=("$run"); else echo "$run: not carried, skipped"; fi
+    done
+    [ ${#runs[@]} -gt 0 ] || exit 0
+    commit=$(cat "$here/${runs[0]}/COMMIT")
     if [ ! -d "$tree" ]; then
       git worktree add --detach "$tree" "$commit"
       ln -s "$(realpath --relative-to="$tree" .venv)" "$tree/.venv"
@@ -32,7 +37,7 @@ case $action in
       [ -e "$(dirname "$tree")/shared" ] || ln -s "$(realpath --relative-to="$(dirname "$tree")" ../shared)" "$(dirname "$tree")/shared"
     fi
     [ "$(git -C "$tree" rev-parse HEAD)" = "$commit" ] || { echo "error: $tree is not at $commit" >&2; exit 2; }
-    for run in "$@"; do
+    for run in "${runs[@]}"; do
       [ "$(cat "$here/$run/COMMIT")" = "$commit" ] || { echo "error: $run ran at another commit" >&2; exit 2; }
       mkdir -p "$tree/runs" && rm -rf "$tree/runs/$run" && cp -r "$here/$run" "$tree/runs/$run"
       rm "$tree/runs/$run/COMMIT"
