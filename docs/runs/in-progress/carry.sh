@@ -18,6 +18,7 @@ case $action in
   save)
     commit=$(git -C "$tree" rev-parse HEAD)
     for run in "$@"; do
+      [ -d "$tree/runs/$run" ] || { echo "$run: no such run in $tree, skipped"; continue; }
       rm -rf "$here/$run.tmp" && cp -r "$tree/runs/$run" "$here/$run.tmp"
       rm -rf "$here/$run" && mv "$here/$run.tmp" "$here/$run"
       echo "$commit" > "$here/$run/COMMIT"
