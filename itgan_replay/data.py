@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -51,13 +52,21 @@ class ImageTensors(Dataset):
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float images in the classifier's normalised space."""
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
-        return (images.float() / 255 - mean) / std
+        return normalize(images, self.mean, self.std)
 
     def with_stats(self, mean: tuple[float, ...], std: tuple[float, ...]) -> "ImageTensors":
         """The same images, normalised with another mean/std (e.g. a generator's)."""
         return ImageTensors(self.images, self.labels, self.class_names, tuple(mean), tuple(std))
+
+
+def normalize(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 images (..., 3, H, W) -> float images normalised by the per-channel ``mean`` and ``std`` (in [0, 1] units)."""
+    return (pixels.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+
+
+def to_pixels(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The inverse of :func:`normalize`: normalised float images -> their uint8 pixels (exact on its outputs)."""
+    return ((images * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
 def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:

@@ -19,6 +19,7 @@ from avalanche.benchmarks.utils.classification_dataset import _make_taskaware_cl
 from avalanche.training.storage_policy import ExemplarsBuffer
 from torch.utils.data import Dataset
 
+from itgan_replay.data import normalize, to_pixels
 from itgan_replay.memory.jpeg import JPEGCodec, fill_share
 from itgan_replay.memory.latent import BudgetError
 
@@ -36,8 +37,8 @@ def resized(images: torch.Tensor, size: int) -> torch.Tensor:
 class _DecodedExemplars(Dataset):
     """Stored scans, decoded, resized to ``image_size`` and normalised on access."""
 
-    def __init__(self, codec: JPEGCodec, scans: list[bytes], labels: list[int], mean: torch.Tensor, std: torch.Tensor,
-                 image_size: int) -> None:
+    def __init__(self, codec: JPEGCodec, scans: list[bytes], labels: list[int], mean: Sequence[float],
+                 std: Sequence[float], image_size: int) -> None:
         self.codec, self.scans, self.targets, self.mean, self.std = codec, scans, labels, mean, std
         self.image_size = image_size
 
@@ -46,7 +47,7 @@ class _DecodedExemplars(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         pixels = resized(self.codec.decode(self.scans[i])[None], self.image_size)[0]
-        return (pixels.float() / 255 - self.mean) / self.std, self.targets[i]
+        return normalize(pixels, self.mean, self.std), self.targets[i]
 
 
 class JPEGClassBalancedBuffer(ExemplarsBuffer):
@@ -75,7 +76,7 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
             raise ValueError(f"stored_size must lie in [8, image_size = {image_size}], got {stored_size}")
         self.codec, self.image_size = JPEGCodec(quality, stored_size), image_size
         self.total_num_classes, self.seed = total_num_classes, seed
-        self.mean, self.std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+        self.mean, self.std = tuple(mean), tuple(std)
         self.class_scans: dict[int, list[bytes]] = {}
         if self.share < 1:
             raise BudgetError(f"a budget of {budget_bytes:,} bytes leaves nothing beside the {len(self.codec.header)}-byte "
@@ -94,7 +95,7 @@ class JPEGClassBalancedBuffer(ExemplarsBuffer):
     def post_adapt(self, agent, exp) -> None:
         """Store the new classes of ``exp``: encode them, keep each class's share."""
         images, labels = experience_tensors(exp.dataset)
-        pixels = ((images * self.std + self.mean) * 255).round().clamp(0, 255).to(torch.uint8)
+        pixels = to_pixels(images, self.mean, self.std)
         for c in sorted(set(labels.tolist()) - set(self.class_scans)):
             mine = resized(pixels[labels == c], self.codec.image_size)
             order = torch.randperm(len(mine), generator=torch.Generator().manual_seed(self.seed * 100_003 + c))

@@ -56,7 +56,7 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
                  jpeg32_quality: int = 50, inversion_store: str | os.PathLike | None = None) -> list[SupervisedPlugin]:
     """The plugins of ``name`` (one of :data:`METHODS`) at ``budget_bytes`` (read what they store with
     :func:`memory_use`); ``joint`` and ``naive`` have none. Images are ``image_size`` pixels square.
-    ``image_stats`` (mean, std) is the stream's normalisation, which ``jpeg`` undoes to encode pixels.
+    ``image_stats`` (mean, std) is the stream's normalisation, which ``exemplar`` and ``jpeg`` undo to store pixels.
     ``memory_path``: where a latent method saves its memory after every experience (the last one included).
     ``inversion_store``: a folder where latent methods share their inversions (see ``ITGANReplayPlugin``).
     ``jpeg32`` stores at quality ``jpeg32_quality`` and needs images above 32 pixels."""
@@ -71,7 +71,7 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
         return [ITGANReplayPlugin(generator, config, memory_path=memory_path, inversion_store=inversion_store)]
     if name == "exemplar":
-        policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes)
+        policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes, *image_stats)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]
     if name in ("jpeg", "jpeg32"):
         if name == "jpeg32" and image_size <= 32:

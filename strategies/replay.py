@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
+import torch
+from avalanche.benchmarks.utils.classification_dataset import _make_taskaware_classification_dataset
 from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
+
+from itgan_replay.data import ImageTensors, to_pixels
 
 
 @dataclass(frozen=True)
@@ -22,15 +27,33 @@ class MemoryUse:
 
 class RawClassBalancedBuffer(ClassBalancedBuffer):
     """Avalanche's ``ClassBalancedBuffer`` of raw uint8 images within a byte budget: it holds
-    ``budget_bytes // image_bytes`` images (``image_bytes``: channels x height x width)."""
+    ``budget_bytes // image_bytes`` images (``image_bytes``: channels x height x width).
 
-    def __init__(self, budget_bytes: int, image_bytes: int, total_num_classes: int) -> None:
+    After each update every class keeps a copy of its exemplars' uint8 pixels, normalised on access
+    with the stream's ``mean`` and ``std`` (the same floats the stream gives), instead of Avalanche's
+    subsets of the stream: so the buffer, and a checkpoint of the strategy, hold what it counts,
+    not the whole stream.
+    """
+
+    def __init__(self, budget_bytes: int, image_bytes: int, total_num_classes: int,
+                 mean: Sequence[float] = (0.5,) * 3, std: Sequence[float] = (0.5,) * 3) -> None:
         super().__init__(budget_bytes // image_bytes, adaptive_size=False, total_num_classes=total_num_classes)
-        self.image_bytes = image_bytes
+        self.image_bytes, self.mean, self.std = image_bytes, tuple(mean), tuple(std)
 
     @property
     def total_bytes(self) -> int:
         return len(self.buffer) * self.image_bytes
+
+    def post_adapt(self, agent, exp) -> None:
+        """Avalanche's update, then each class's exemplars copied out of the stream (same order)."""
+        super().post_adapt(agent, exp)
+        for group in self.buffer_groups.values():
+            data = group.buffer.eval()
+            items = [data[i] for i in range(len(data))]
+            labels = torch.tensor([int(item[1]) for item in items], dtype=torch.long)
+            pixels = to_pixels(torch.stack([item[0] for item in items]), self.mean, self.std)
+            group.buffer = _make_taskaware_classification_dataset(
+                ImageTensors(pixels, labels, [], self.mean, self.std), targets=labels.tolist(), task_labels=0)
 
 
 class BufferReplayPlugin(ReplayPlugin):
