@@ -8,9 +8,9 @@
 #                                                                   # (a RUN not carried here is skipped)
 #
 # WORKTREE is a detached checkout of the commit the runs use (a run reuses only what the same commit
-# wrote), for example .worktrees/ev64; `restore` makes it (with links to the venv and ../shared)
-# if it is missing. Run from the repository root. Delete a run's folder here once its results are
-# copied to their own docs/runs folder.
+# wrote), for example .worktrees/ev64; `restore` makes it if it is missing, with links to the venv,
+# ../shared and (where the repository has one) data/. Run from the repository root. Delete a run's
+# folder here once its results are copied to their own docs/runs folder.
 set -euo pipefail
 here=docs/runs/in-progress
 action=${1:?save or restore}; tree=${2:?worktree}; shift 2
@@ -34,6 +34,7 @@ case $action in
     if [ ! -d "$tree" ]; then
       git worktree add --detach "$tree" "$commit"
       ln -s "$(realpath --relative-to="$tree" .venv)" "$tree/.venv"
+      [ -d data ] && ln -s "$(realpath --relative-to="$tree" data)" "$tree/data"   # unpacked datasets (hundred)
       mkdir -p "$tree/logs"
       [ -e "$(dirname "$tree")/shared" ] || ln -s "$(realpath --relative-to="$(dirname "$tree")" ../shared)" "$(dirname "$tree")/shared"
     fi
