@@ -59,14 +59,18 @@ class ImageTensors(Dataset):
         return ImageTensors(self.images, self.labels, self.class_names, tuple(mean), tuple(std))
 
 
+def _per_channel(values: Sequence[float]) -> torch.Tensor:
+    return torch.tensor(values).view(3, 1, 1)
+
+
 def normalize(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 images (..., 3, H, W) -> float images normalised by the per-channel ``mean`` and ``std`` (in [0, 1] units)."""
-    return (pixels.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    return (pixels.float() / 255 - _per_channel(mean)) / _per_channel(std)
 
 
 def to_pixels(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """The inverse of :func:`normalize`: normalised float images -> their uint8 pixels (exact on its outputs)."""
-    return ((images * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)) * 255).round().clamp(0, 255).to(torch.uint8)
+    return ((images * _per_channel(std) + _per_channel(mean)) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
 def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:

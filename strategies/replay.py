@@ -45,9 +45,11 @@ class RawClassBalancedBuffer(ClassBalancedBuffer):
         return len(self.buffer) * self.image_bytes
 
     def post_adapt(self, agent, exp) -> None:
-        """Avalanche's update, then each class's exemplars copied out of the stream (same order)."""
+        """Avalanche's update, then the exemplars of ``exp``'s classes copied out of the stream (same order;
+        the other classes already hold copies, which Avalanche's resize only subsets)."""
         super().post_adapt(agent, exp)
-        for group in self.buffer_groups.values():
+        for c in {int(t) for t in exp.dataset.targets}:
+            group = self.buffer_groups[c]
             data = group.buffer.eval()
             items = [data[i] for i in range(len(data))]
             labels = torch.tensor([int(item[1]) for item in items], dtype=torch.long)
