@@ -12,7 +12,8 @@ and text logs (``logs/<method>.txt``), a checkpoint of the strategy after every 
 (``checkpoints/<method>.ckpt``: a killed run, started again with the same command, resumes at the
 experience it was in; resuming unpickles the strategy, which runs code from the file, so resume only
 from checkpoints you wrote or trust), one JSON per finished method (``methods/``; a rerun skips them),
-``results.json`` and ``curves.png`` (accuracy and forgetting of all methods). ``inversions/`` holds
+``results.json`` and ``curves.png`` (accuracy and forgetting of every method finished in the folder at
+these settings, whichever ``--methods`` this run was given). ``inversions/`` holds
 the GAN inversions of the stream's photos while the run lasts: ``inversion`` and ``itgan`` invert the
 same photos the same way, so the second reads the first's (its results say how many, in
 ``inversions_reused``); the folder is removed when every method has finished.
@@ -383,6 +384,38 @@ def recorded_values(preset: Preset) -> dict:
     return values
 
 
+def read_method_file(path: Path) -> dict:
+    """A finished method's ``{"settings", "result"}`` from ``methods/``.
+
+    Raises:
+        UsageError: the file is not such a JSON (cut short, edited, or not this job's).
+    """
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict) or not {"settings", "result"} <= saved.keys():
+            raise ValueError("no settings and result in it")
+    except ValueError as err:
+        raise UsageError(f"{path} is not a finished method's results ({err}); remove it to run that method again") from err
+    return saved
+
+
+def with_other_finished_methods(run_dir: Path, settings: dict, results: dict[str, dict]) -> dict[str, dict]:
+    """``results`` and the other methods finished in ``run_dir`` at the same settings, in :data:`METHODS` order,
+    so that a rerun of some methods never drops the others from ``results.json``. A method finished at other
+    settings is left out, and says so."""
+    merged = dict(results)
+    for method in METHODS.keys() - results.keys():
+        path = run_dir / "methods" / f"{method}.json"
+        if path.exists():
+            saved = read_method_file(path)
+            shared = {k: v for k, v in saved["settings"].items() if k in settings}  # less the generator's provenance
+            if shared == settings:
+                merged[method] = saved["result"]
+            else:
+                print(f"[{method}] finished at other settings (they differ in {differences(shared, settings)}): left out of results.json")
+    return {m: merged[m] for m in METHODS if m in merged}
+
+
 def run(job: StreamRun) -> dict[str, dict]:
     """Run ``job``'s methods (reusing those already finished in its folder) and return their results by method.
 
@@ -441,7 +474,7 @@ def run(job: StreamRun) -> dict[str, dict]:
         path = run_dir / "methods" / f"{method}.json"
         method_settings = settings | (provenance if method in GENERATOR_METHODS else {})
         if path.exists():
-            saved = json.loads(path.read_text())
+            saved = read_method_file(path)
             if saved["settings"] != method_settings:
                 raise UsageError(f"{path} holds results of other settings (they differ in "
                                  f"{differences(saved['settings'], method_settings)}); pass another --name or remove it")
@@ -452,6 +485,7 @@ def run(job: StreamRun) -> dict[str, dict]:
                                      len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
+    results = with_other_finished_methods(run_dir, settings, results)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     plot_curves(results, run_dir / "curves.png")

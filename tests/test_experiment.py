@@ -42,9 +42,10 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert (root / "runs/t/curves.png").stat().st_size > 1000
     itgan_file = json.loads((root / "runs/t/methods/itgan.json").read_text())
     assert itgan_file["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
-    # a rerun with the same name loads finished methods instead of training again
+    # a rerun with the same name loads finished methods instead of training again, and keeps the others in results.json
     assert run(setup, "--methods", "naive") == 0
     assert "already done" in capsys.readouterr().out
+    assert json.loads((root / "runs/t/results.json").read_text())["results"] == results
 
 
 def test_a_64_pixel_stream_runs_at_its_size_and_a_generator_of_another_size_stops_before_training(setup, tmp_path, capsys):
@@ -118,6 +119,18 @@ def test_rerun_with_other_settings_or_code_is_refused(setup, capsys, monkeypatch
     monkeypatch.setattr(split_cifar100, "code_version", lambda: other)
     assert run(setup, "--methods", "naive") == 2  # a finished method is reused only from the same commit
     assert f"it was written at {saved}, this is {other}" in capsys.readouterr().err
+
+
+def test_results_file_leaves_out_methods_of_other_settings_and_a_corrupt_method_file_stops_the_run(setup, capsys):
+    root = setup[0]
+    assert run(setup, "--name", "partial", "--methods", "naive") == 0
+    assert run(setup, "--name", "partial", "--methods", "exemplar", "--epochs", "2") == 0
+    assert "[naive] finished at other settings (they differ in the settings values)" in capsys.readouterr().out
+    results = json.loads((root / "runs/partial/results.json").read_text())["results"]
+    assert list(results) == ["exemplar"]
+    (root / "runs/partial/methods/exemplar.json").write_text('{"settings": {')
+    assert run(setup, "--name", "partial", "--methods", "exemplar", "--epochs", "2") == 2
+    assert "exemplar.json is not a finished method's results" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [
