@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from experiments.cli import UsageError, add_dataset_options, require_at_least, save_figure
+from experiments.cli import UsageError, add_dataset_options, code_version, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "sweep.json", json.dumps({
         "dataset": args.dataset, "preset": args.preset, "seed": args.seed, "generator_bytes": generator_bytes,
-        **generator.provenance,
+        **generator.provenance, "code": code_version(),  # every run it loads was written at this commit (run() refuses others)
         "runs": runs, "not_fitting": not_fitting, "crossings_bytes": crossed}, indent=1).encode())
     plot(points, generator_bytes, out / "accuracy_vs_bytes.png")
     print(f"\n{'method':<10} {'budget bytes':>13} {'stored bytes':>13} {'w/o generator':>13} {'final avg acc':>13}")

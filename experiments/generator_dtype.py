@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, load_dataset_from_args, require_at_least
+from experiments.cli import add_dataset_options, code_version, load_dataset_from_args, require_at_least
 from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
               f"CAS validation {rows[-1]['cas_validation_mean']:.4f}, test {rows[-1]['cas_test_mean']:.4f} "
               f"(mean of {len(args.seeds)} seeds)", flush=True)
     atomic_write_bytes(args.out, json.dumps({
-        "generator_file": str(args.generator), **source.provenance, "dataset": args.dataset, "seeds": args.seeds,
+        "generator_file": str(args.generator), **source.provenance, "dataset": args.dataset, "seeds": args.seeds, "code": code_version(),
         "validation_per_class": args.validation_per_class,
         "cas_per_class": args.per_class, "cas_epochs": args.epochs, "n_test": len(test), "rows": rows}, indent=1).encode())
     print(f"wrote {args.out}")

@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, require_at_least
+from experiments.cli import add_dataset_options, code_version, require_at_least
 from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, preset_from_options, run
 from itgan_replay.memory.files import atomic_write_bytes
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: -r["validation_accuracy"])
     out = args.out_dir / args.name / "sweep.json"
     atomic_write_bytes(out, json.dumps({"dataset": args.dataset, "generator": str(args.generator), "seed": args.seed,
+                                        "code": code_version(),  # every run it loads was written at this commit
                                         "evaluated_on": f"{args.validation_per_class} held-out training photos per class",
                                         "rows": rows}, indent=1).encode())
     print(f"\n{'setting':<16} {'method':<10} {'validation acc':>14} {'wall s':>7}  options")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import UsageError, add_config_options, add_dataset_options, config_from_args
+from experiments.cli import UsageError, add_config_options, add_dataset_options, code_version, config_from_args
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
@@ -128,7 +128,8 @@ def pretrain(job: PretrainRun) -> dict:
               "cas": scores["trained"]["test"], "cas_random_init": scores["random_init"]["test"],
               "cas_validation": scores["trained"].get("validation"), "cas_validation_random_init": scores["random_init"].get("validation"),
               "validation_per_class": job.validation_per_class, "n_train": len(train), "cas_per_class": job.cas_per_class,
-              "cas_epochs": job.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint}
+              "cas_epochs": job.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint,
+              "code": code_version()}  # the commit of the last stretch, where the run resumed
     generator.save(job.out, extra=report)
     atomic_write_bytes(job.out.with_suffix(".json"), json.dumps(report, indent=2).encode())
     print(f"wrote {job.out} and {job.out.with_suffix('.json')}")

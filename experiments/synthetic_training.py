@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import (add_dataset_options, add_recipe_options, load_dataset_from_args, recipe_from_args,
+from experiments.cli import (add_dataset_options, add_recipe_options, code_version, load_dataset_from_args, recipe_from_args,
                              require_at_least, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig, class_image_sets
 from itgan_replay.condensation.inversion import InversionConfig
@@ -166,7 +166,7 @@ def settings_of(args: argparse.Namespace, generator: FrozenGenerator, recipe: La
     """What makes runs comparable: the data, the generator, the classifiers' training and the latent recipe
     (not which sizes, seeds, sources and classifiers are run)."""
     kept = ("dataset", "image_size", "resize", "epochs", "batch_size")
-    return {k: getattr(args, k) for k in kept} | {"recipe": asdict(recipe)} | generator.provenance
+    return {k: getattr(args, k) for k in kept} | {"recipe": asdict(recipe), "code": code_version()} | generator.provenance
 
 
 def main(argv: list[str] | None = None) -> int:

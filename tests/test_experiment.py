@@ -169,7 +169,9 @@ def test_synthetic_training_compares_sources_of_equal_size_and_resumes(setup, ca
     # a rerun adds an architecture and an ablation, and trains only what is missing
     assert synthetic(setup, out, "--seeds", "0", "1", "--archs", "convnet", "resnet18",
                      "--sources", "itgan", "itgan+random+lam0.5") == 0
-    runs = json.loads((out / "results.json").read_text())["runs"]
+    saved = json.loads((out / "results.json").read_text())
+    runs = saved["runs"]
+    assert saved["settings"]["code"] == split_cifar100.code_version()
     assert len(runs) == 8 + 2 * 2 + 2
     assert {(r["arch"], r["width"]) for r in runs} == {("convnet", 8), ("resnet18", 4)}
     # other settings are refused, and the saved runs are kept
@@ -238,6 +240,7 @@ def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fi
     assert sweep["not_fitting"] == [{"method": "itgan", "budget_bytes": small}]
     assert all(r["stored_bytes"] <= r["budget_bytes"] for r in sweep["runs"])
     assert list(sweep["crossings_bytes"]) == ["exemplar vs jpeg", "exemplar vs itgan", "jpeg vs itgan"]
+    assert sweep["code"] == split_cifar100.code_version()
     assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
     assert "does not fit" in capsys.readouterr().out
 
@@ -272,7 +275,9 @@ def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
             "--methods", "itgan", "--name", "ps", "--out-dir", str(root / "runs"), "--no-progress",
             "--setting", "a=--condense-lr 0.01", "--setting", "b=--condense-lr 0.1 --condense-real-batch 8"]
     assert preset_sweep.main(argv) == 0
-    rows = json.loads((root / "runs/ps/sweep.json").read_text())["rows"]
+    sweep = json.loads((root / "runs/ps/sweep.json").read_text())
+    rows = sweep["rows"]
+    assert sweep["code"] == split_cifar100.code_version()
     assert sorted(r["setting"] for r in rows) == ["a", "b"]
     assert [r["validation_accuracy"] for r in rows] == sorted((r["validation_accuracy"] for r in rows), reverse=True)
     condense = {r["setting"]: r["values"]["itgan"]["recipe"]["condense"] for r in rows}
@@ -288,7 +293,9 @@ def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
     out = tmp_path / "dtype.json"
     assert generator_dtype.main(["--dataset", dataset, "--generator", str(gen), "--seeds", "0", "--per-class", "3",
                                  "--epochs", "1", "--validation-per-class", "2", "--out", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
+    saved = json.loads(out.read_text())
+    rows = saved["rows"]
+    assert saved["code"] == split_cifar100.code_version()
     assert [(r["generator_dtype"], r["latent_dtype"]) for r in rows] == list(generator_dtype.VARIANTS)
     assert rows[0]["image_abs_diff_max"] == 0 and all(r["image_abs_diff_max"] > 0 for r in rows[1:])
     assert rows[3]["generator_bytes"] < rows[1]["generator_bytes"] == rows[2]["generator_bytes"] < rows[0]["generator_bytes"]

@@ -306,6 +306,7 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     import json
 
     from conftest import write_image_folder
+    from experiments.cli import code_version
     from experiments.pretrain_generator import main as pretrain_main
 
     data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
@@ -317,6 +318,7 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["n_train"] == 2 * 4 and report["validation_per_class"] == 2
     assert 0 <= report["cas_validation"] <= 1 and 0 <= report["cas_validation_random_init"] <= 1
+    assert report["code"] == code_version()
     # resuming with another hold-out would train on other photos: refused
     assert pretrain_main(common + ["--validation-per-class", "1", "--resume"]) == 2
     assert "was trained on 8 images, this run has 10" in capsys.readouterr().err
