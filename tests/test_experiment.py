@@ -286,13 +286,14 @@ def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
     assert "NAME=" in capsys.readouterr().err
 
 
-def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
+def test_generator_dtype_scores_every_storage_dtype_and_resumes(setup, tmp_path, capsys):
     from experiments import generator_dtype
 
     root, dataset, gen = setup
     out = tmp_path / "dtype.json"
-    assert generator_dtype.main(["--dataset", dataset, "--generator", str(gen), "--seeds", "0", "--per-class", "3",
-                                 "--epochs", "1", "--validation-per-class", "2", "--out", str(out)]) == 0
+    argv = ["--dataset", dataset, "--generator", str(gen), "--seeds", "0", "--per-class", "3",
+            "--epochs", "1", "--validation-per-class", "2", "--out", str(out)]
+    assert generator_dtype.main(argv) == 0
     saved = json.loads(out.read_text())
     rows = saved["rows"]
     assert saved["code"] == split_cifar100.code_version()
@@ -300,6 +301,18 @@ def test_generator_dtype_scores_every_storage_dtype(setup, tmp_path):
     assert rows[0]["image_abs_diff_max"] == 0 and all(r["image_abs_diff_max"] > 0 for r in rows[1:])
     assert rows[3]["generator_bytes"] < rows[1]["generator_bytes"] == rows[2]["generator_bytes"] < rows[0]["generator_bytes"]
     assert all(0 <= r[f"cas_{split}_mean"] <= 1 for r in rows for split in ("validation", "test"))
+    # a rerun of a check cut short keeps the pairs it finished and scores the rest
+    saved["rows"] = rows[:2]
+    saved["rows"][1]["cas_test_mean"] = -1.0  # a mark: a row scored again would not carry it
+    out.write_text(json.dumps(saved))
+    assert generator_dtype.main(argv) == 0
+    assert "already in" in capsys.readouterr().out
+    again = json.loads(out.read_text())["rows"]
+    assert again[1]["cas_test_mean"] == -1.0 and again[2:] == rows[2:] and len(again) == len(rows)
+    assert generator_dtype.main(argv[:-1] + [str(out), "--epochs", "2"]) == 2  # other settings: refused, file kept
+    assert "other settings (they differ in the settings cas_epochs)" in capsys.readouterr().err
+    out.write_text("{")
+    assert generator_dtype.main(argv) == 2 and "is not a results file of this script" in capsys.readouterr().err
 
 
 def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs(tmp_path, capsys):
