@@ -399,20 +399,28 @@ def read_method_file(path: Path) -> dict:
     return saved
 
 
-def with_other_finished_methods(run_dir: Path, settings: dict, results: dict[str, dict]) -> dict[str, dict]:
+def with_other_finished_methods(run_dir: Path, settings: dict, provenance: dict | None,
+                                results: dict[str, dict]) -> dict[str, dict]:
     """``results`` and the other methods finished in ``run_dir`` at the same settings, in :data:`METHODS` order,
-    so that a rerun of some methods never drops the others from ``results.json``. A method finished at other
-    settings is left out, and says so."""
+    so that a rerun of some methods never drops the others from ``results.json``. The generator methods must
+    share one generator: this run's (``provenance``), or where this run loaded none, the first one found. A
+    method finished at other settings or with another generator is left out, and says so."""
     merged = dict(results)
-    for method in METHODS.keys() - results.keys():
+    for method in METHODS:
         path = run_dir / "methods" / f"{method}.json"
-        if path.exists():
-            saved = read_method_file(path)
-            shared = {k: v for k, v in saved["settings"].items() if k in settings}  # less the generator's provenance
-            if shared == settings:
-                merged[method] = saved["result"]
-            else:
-                print(f"[{method}] finished at other settings (they differ in {differences(shared, settings)}): left out of results.json")
+        if method in results or not path.exists():
+            continue
+        saved = read_method_file(path)
+        expected = settings
+        if method in GENERATOR_METHODS:
+            if provenance is None and {k: saved["settings"].get(k) for k in settings} == settings:
+                provenance = {k: v for k, v in saved["settings"].items() if k not in settings}
+            expected = settings | (provenance or {})
+        if saved["settings"] == expected:
+            merged[method] = saved["result"]
+        else:
+            print(f"[{method}] finished at other settings (they differ in {differences(saved['settings'], expected)}): "
+                  "left out of results.json")
     return {m: merged[m] for m in METHODS if m in merged}
 
 
@@ -447,7 +455,7 @@ def run(job: StreamRun) -> dict[str, dict]:
                          jpeg32_quality=preset.jpeg32_quality, image_size=train.image_size)
         except ValueError as err:
             raise UsageError(str(err)) from err
-    generator = None
+    generator, provenance = None, None
     if any(m in GENERATOR_METHODS for m in methods):
         generator = obtain_generator(job, train.image_size)
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
@@ -485,7 +493,7 @@ def run(job: StreamRun) -> dict[str, dict]:
                                      len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
-    results = with_other_finished_methods(run_dir, settings, results)
+    results = with_other_finished_methods(run_dir, settings, provenance, results)
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     plot_curves(results, run_dir / "curves.png")

@@ -128,6 +128,14 @@ def test_results_file_leaves_out_methods_of_other_settings_and_a_corrupt_method_
     assert "[naive] finished at other settings (they differ in the settings values)" in capsys.readouterr().out
     results = json.loads((root / "runs/partial/results.json").read_text())["results"]
     assert list(results) == ["exemplar"]
+    # a generator method of another generator is left out beside this run's generator methods
+    other = root / "other-g.pt"
+    tiny_generator(seed=1).save(other, extra={"dataset": "imagefolder:pretrain-photos"})
+    assert run(setup, "--name", "partial", "--methods", "gan-fresh", "--epochs", "2") == 0
+    assert run(setup, "--name", "partial", "--methods", "gan-stored", "--epochs", "2", "--generator", str(other)) == 0
+    assert "[gan-fresh] finished at other settings (they differ in the settings generator)" in capsys.readouterr().out
+    results = json.loads((root / "runs/partial/results.json").read_text())["results"]
+    assert list(results) == ["gan-stored", "exemplar"]
     (root / "runs/partial/methods/exemplar.json").write_text('{"settings": {')
     assert run(setup, "--name", "partial", "--methods", "exemplar", "--epochs", "2") == 2
     assert "exemplar.json is not a finished method's results" in capsys.readouterr().err
