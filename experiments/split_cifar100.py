@@ -91,11 +91,11 @@ PRESETS = {
     # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16
     "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40, storage_dtype="float32")),
     # 100 classes in 10 experiences on 2 CPU cores (Split-CIFAR-100's shape): the bytes of 1,200 raw 32x32 photos
-    # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); 50 condensation iterations and 20
-    # inversion steps keep a seed's job near 90 minutes; float32 latents and JPEG quality 75 chosen on held-out
-    # training photos (docs/results.md, section 6)
+    # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); float32 latents, 100 condensation
+    # iterations and JPEG quality 75 chosen on held-out training photos (docs/results.md, section 6); 20 inversion
+    # steps are a time bound
     "hundred": Preset("convnet", 64, 4, 64, 0.01, 3_686_400, jpeg_quality=75,
-                      itgan=cpu_itgan(50, 20, storage_dtype="float32")),
+                      itgan=cpu_itgan(100, 20, storage_dtype="float32")),
     # Split-Imagenette at 64 x 64 (5 experiences of 2 classes) on 2 CPU cores, at quick's budget, with a depth-4
     # ConvNet and the 64-px generator from the cpu64 pretraining preset. A 64-px condensation step costs 3x a
     # 32-px one, so 50 iterations (a time bound, not a validation choice); float16 latents and the JPEG
