@@ -88,8 +88,9 @@ PRESETS = {
     "paper": Preset("resnet18", None, 200, 128, 0.01, 41_000_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=5000, lr=1e-3, subset_size=500, real_batch=256),
         inversion=InversionConfig(steps=1000)))),
-    # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16
-    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40, storage_dtype="float32")),
+    # Split-CIFAR-10 on 2 CPU cores with the cpu-preset generator stored in float16; float16 latents chosen on
+    # held-out training photos over float32, int8 and an int8 generator (docs/results.md, section 1)
+    "quick": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, itgan=cpu_itgan(200, 40, storage_dtype="float16")),
     # 100 classes in 10 experiences on 2 CPU cores (Split-CIFAR-100's shape): the bytes of 1,200 raw 32x32 photos
     # (4% of a 30,000-photo stream, as M = 2,000 on CIFAR-100's 50,000); float32 latents, 100 condensation
     # iterations and JPEG quality 75 chosen on held-out training photos (docs/results.md, section 6); 20 inversion
