@@ -403,11 +403,11 @@ def read_method_file(path: Path) -> dict:
 
 
 def with_other_finished_methods(run_dir: Path, settings: dict, provenance: dict | None,
-                                results: dict[str, dict]) -> dict[str, dict]:
+                                results: dict[str, dict]) -> tuple[dict[str, dict], dict | None]:
     """``results`` and the other methods finished in ``run_dir`` at the same settings, in :data:`METHODS` order,
-    so that a rerun of some methods never drops the others from ``results.json``. The generator methods must
-    share one generator: this run's (``provenance``), or where this run loaded none, the first one found. A
-    method finished at other settings or with another generator is left out, and says so."""
+    so that a rerun of some methods never drops the others from ``results.json``, and the generator's provenance.
+    The generator methods must share one generator: this run's (``provenance``), or where this run loaded none,
+    the first one found. A method finished at other settings or with another generator is left out, and says so."""
     merged = dict(results)
     for method in METHODS:
         path = run_dir / "methods" / f"{method}.json"
@@ -424,7 +424,7 @@ def with_other_finished_methods(run_dir: Path, settings: dict, provenance: dict 
         else:
             print(f"[{method}] finished at other settings (they differ in {differences(saved['settings'], expected)}): "
                   "left out of results.json")
-    return {m: merged[m] for m in METHODS if m in merged}
+    return {m: merged[m] for m in METHODS if m in merged}, provenance
 
 
 def run(job: StreamRun) -> dict[str, dict]:
@@ -496,7 +496,9 @@ def run(job: StreamRun) -> dict[str, dict]:
                                      len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
-    results = with_other_finished_methods(run_dir, settings, provenance, results)
+    results, provenance = with_other_finished_methods(run_dir, settings, provenance, results)
+    if any(m in GENERATOR_METHODS for m in results):  # which generator, trained on which photos
+        settings = settings | provenance
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     plot_curves(results, run_dir / "curves.png")

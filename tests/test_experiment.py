@@ -40,8 +40,9 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert results["gan-fresh"]["stored_samples"] == 0
     assert results["joint"]["final_average_forgetting"] == 0
     assert (root / "runs/t/curves.png").stat().st_size > 1000
-    itgan_file = json.loads((root / "runs/t/methods/itgan.json").read_text())
-    assert itgan_file["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
+    for saved in ("methods/itgan.json", "results.json"):  # both say which photos the generator saw
+        assert json.loads((root / "runs/t" / saved).read_text())["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
+    assert "generator_trained_on" not in json.loads((root / "runs/t/methods/exemplar.json").read_text())["settings"]
     # a rerun with the same name loads finished methods instead of training again, and keeps the others in results.json
     assert run(setup, "--methods", "naive") == 0
     assert "already done" in capsys.readouterr().out
