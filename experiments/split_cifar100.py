@@ -471,14 +471,14 @@ def run(job: StreamRun) -> dict[str, dict]:
         stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
         provenance = stored.provenance
         require_generator_fits(stored, preset.budget_bytes)
-        train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in (train, test))
 
     class_order = seeded_class_order(n_classes, job.seed)
     benchmark = class_incremental_stream(train, test, n_exp, class_order)
     settings = {"dataset": job.dataset, "preset": job.preset, "values": recorded_values(preset), "experiences": n_exp,
                 "seed": job.seed, "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos "
                                                    "per class" if job.validation_per_class else "test photos"),
-                "class_order": class_order, "code": code_version()}
+                "class_order": class_order, "normalisation": {"mean": list(train.mean), "std": list(train.std)},
+                "code": code_version()}
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
     for method in methods:

@@ -16,6 +16,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+ImageStats = tuple[Sequence[float], Sequence[float]]
+"""A normalisation: per-channel (mean, std) in [0, 1] units."""
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
 
 
@@ -71,6 +74,16 @@ def normalize(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float])
 def to_pixels(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """The inverse of :func:`normalize`: normalised float images -> their uint8 pixels (exact on its outputs)."""
     return ((images * _per_channel(std) + _per_channel(mean)) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def renormalize(images: torch.Tensor, source: ImageStats, target: ImageStats) -> torch.Tensor:
+    """Float images normalised by ``source`` (mean, std) -> the same images normalised by ``target``: the
+    per-channel affine map between two normalisations of one pixel space (``images`` itself when they are equal)."""
+    if tuple(map(tuple, source)) == tuple(map(tuple, target)):
+        return images
+    (s_mean, s_std), (t_mean, t_std) = ((_per_channel(m).to(images.device), _per_channel(s).to(images.device))
+                                        for m, s in (source, target))
+    return (images * s_std + s_mean - t_mean) / t_std
 
 
 def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:

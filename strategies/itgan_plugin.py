@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from itgan_replay.condensation.inversion import InversionStore
 from itgan_replay.condensation.recipe import LatentRecipe, build_latents
+from itgan_replay.data import ImageStats, renormalize
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.latent import STORAGE_DTYPES, BudgetError, LatentMemory
 from itgan_replay.settings import check_choices, setting
@@ -103,6 +104,9 @@ class ITGANReplayPlugin(SupervisedPlugin):
             classes of the stream's last experience are condensed too; without it they are not.
         inversion_store: a folder of inversions shared with other plugins (e.g. ``inversion`` and ``itgan``
             in one run): an inversion made before from the same inputs is read, not recomputed.
+        image_stats: the stream's normalisation (mean, std): the experiences' images are in this space, and
+            replayed images are mapped into it, whatever the generator's own statistics (by default the
+            generator's ``mean_values`` and ``std_values``: a stream normalised as the generator was).
 
     Condensation and replay both use ``memory.generator``: the generator rounded to
     ``config.generator_dtype``, as the memory stores and counts it.
@@ -110,7 +114,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
 
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None,
-                 inversion_store: str | os.PathLike | None = None) -> None:
+                 inversion_store: str | os.PathLike | None = None, image_stats: ImageStats | None = None) -> None:
         super().__init__()
         config.check_size()
         self.config = config
@@ -121,6 +125,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
             raise ValueError(f"the memory holds generator {stored.fingerprint[:12]}… stored as {stored.storage_dtype}, not "
                              f"{generator.fingerprint[:12]}… as {config.generator_dtype}; load it with this generator and setting")
         self.generator = stored
+        self.generator_stats: ImageStats = (generator.mean_values, generator.std_values)
+        self.image_stats: ImageStats = image_stats or self.generator_stats
         if config.budget_bytes is not None:
             self.memory.capacity(config.budget_bytes)  # BudgetError now, before any training
         self.memory_path = memory_path
@@ -141,7 +147,8 @@ class ITGANReplayPlugin(SupervisedPlugin):
         self.generator.to(strategy.device)
         self._cache = None
         if self.config.regenerate == "experience" and len(self.memory):
-            self._cache = self.memory.generate(*self.memory.all(), strategy.device)
+            x, y = self.memory.generate(*self.memory.all(), strategy.device)
+            self._cache = renormalize(x, self.generator_stats, self.image_stats), y
 
     def before_forward(self, strategy: "SupervisedTemplate", **kwargs) -> None:
         if not len(self.memory):
@@ -152,6 +159,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
             x, y = self._cache[0][idx], self._cache[1][idx]
         else:
             x, y = self.memory.sample(n, strategy.device, rng=self._rng)
+            x = renormalize(x, self.generator_stats, self.image_stats)
         mbatch = strategy.mbatch
         mbatch[0] = torch.cat([mbatch[0], x.to(mbatch[0].dtype)])
         mbatch[1] = torch.cat([mbatch[1], y.to(mbatch[1].dtype)])
@@ -180,9 +188,11 @@ class ITGANReplayPlugin(SupervisedPlugin):
         return per_class
 
     def add_classes(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int], experience: int = 0) -> None:
-        """Condense ``classes`` from ``images``/``labels`` (normalised, CPU) and store them."""
+        """Condense ``classes`` from ``images``/``labels`` (CPU, normalised by ``image_stats``) and store them.
+        Condensation compares them with generated images in the generator's own normalisation."""
         if not classes:
             return
+        images = renormalize(images, self.image_stats, self.generator_stats)
         cfg = self.config
         per_class = self._latents_per_class(len(classes))
         with tqdm(disable=not cfg.progress, desc="condense", unit="step", leave=False) as bar:  # steps of all jobs

@@ -18,11 +18,15 @@ from strategies.scenario import class_incremental_stream
 from conftest import tiny_generator
 
 
-def tiny_benchmark():
+def tiny_benchmark_data() -> ImageTensors:
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(4).repeat_interleave(12)
     images = (torch.rand(48, 3, 32, 32, generator=g) * 60 + labels.view(-1, 1, 1, 1) * 50).to(torch.uint8)
-    data = ImageTensors(images, labels, ["a", "b", "c", "d"])
+    return ImageTensors(images, labels, ["a", "b", "c", "d"])
+
+
+def tiny_benchmark():
+    data = tiny_benchmark_data()
     return class_incremental_stream(data, data, 2, [2, 0, 3, 1])
 
 
@@ -46,13 +50,14 @@ def plugin_config(**kw):
 
 
 def run(plugin, benchmark, spy):
+    """Train a small Naive strategy with ``plugin`` on ``benchmark``; the memory's bytes after each experience."""
     strategy = Naive(model=ConvNet(4, width=8), optimizer=None, criterion=torch.nn.CrossEntropyLoss(),
                      train_mb_size=8, train_epochs=1, plugins=[plugin, spy], evaluator=EvaluationPlugin(loggers=[]))
     strategy.optimizer = torch.optim.SGD(strategy.model.parameters(), lr=0.01)
     budgets = []
     for exp in benchmark.train_stream:
         strategy.train(exp)
-        budgets.append(plugin.memory.total_bytes)
+        budgets.append(plugin.memory_use().stored_bytes)
     return budgets
 
 
@@ -206,3 +211,46 @@ def test_generative_replay_draws_fresh_latents_and_balanced_labels_of_seen_class
         assert sorted(torch.bincount(y, minlength=4)[[0, 2]].tolist()) == [3, 4] and set(y.tolist()) == {0, 2}
     assert not torch.equal(replayed[0][0], replayed[1][0])  # fresh latents every batch
     assert plugin.seen == [0, 1, 2, 3]
+
+
+def test_renormalize_maps_one_normalisation_onto_another_by_hand():
+    from itgan_replay.data import normalize, renormalize
+
+    pixels = torch.tensor([[[[51]], [[102]], [[204]]]], dtype=torch.uint8)  # 0.2, 0.4, 0.8 in [0, 1] units
+    source, target = ((0.5, 0.4, 0.3), (0.25, 0.25, 0.2)), ((0.0, 0.5, 0.5), (1.0, 0.5, 0.25))
+    mapped = renormalize(normalize(pixels, *source), source, target)
+    assert mapped.flatten().tolist() == pytest.approx([0.2, -0.2, 1.2])  # (0.2 - 0) / 1, (0.4 - 0.5) / 0.5, (0.8 - 0.5) / 0.25
+    same = normalize(pixels, *source)
+    assert renormalize(same, source, source) is same
+
+
+@pytest.mark.parametrize("method", ["itgan", "gan-fresh"])
+def test_generator_methods_condense_and_replay_in_the_streams_normalisation(method):
+    """A stream normalised with its own statistics gets the same latents and the same replayed images, mapped
+    into its space, as a stream normalised with the generator's."""
+    from itgan_replay.data import renormalize
+    from strategies.methods import build_method
+
+    generator = tiny_generator()
+    own = ((0.45, 0.5, 0.55), (0.3, 0.2, 0.25))
+    as_generator = (generator.mean_values, generator.std_values)
+    runs = {}
+    for stats in (as_generator, own):
+        data = tiny_benchmark_data().with_stats(*stats)  # the same uint8 images, normalised with ``stats``
+        benchmark = class_incremental_stream(data, data, 2, [2, 0, 3, 1])
+        [plugin] = build_method(method, 10**6, 4, generator, plugin_config(), 6, image_stats=stats)
+        replayed = []
+
+        class Replayed(Spy):
+            def before_backward(self, strategy, **kwargs):
+                if len(strategy.mb_x) > 8:
+                    replayed.append(strategy.mb_x[8:].clone())
+
+        run(plugin, benchmark, Replayed())
+        runs[stats] = plugin, torch.cat(replayed)
+    (plugin_g, replay_g), (plugin_s, replay_s) = runs[as_generator], runs[own]
+    assert len(replay_s) == 18 and torch.allclose(renormalize(replay_g, as_generator, own), replay_s, atol=1e-5)
+    assert not torch.allclose(replay_g, replay_s, atol=1e-2)  # the two spaces differ
+    if method == "itgan":
+        for c, z in plugin_g.memory.latents.items():
+            assert torch.allclose(z, plugin_s.memory.latents[c], atol=1e-4)
