@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from itgan_replay.gan.pretrain import cpu_has_native_bf16
 from itgan_replay.memory.files import atomic_write_bytes
 
 
@@ -61,7 +62,7 @@ def machine() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_native_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported()}
+            "cpu_native_bf16": cpu_has_native_bf16()}
 
 
 def matmul_gflops(device: str = "cpu", n: int = 1024, seconds: float = 1.0) -> float:

@@ -9,7 +9,9 @@
 ``before`` is the earlier step, re-stated here as the baseline: NCHW tensors, and D's weight
 gradients computed in G's step too. ``current`` is :meth:`GANTrainer.step` (channels-last
 tensors, no D weight gradients in G's step); ``current-amp`` is that step with bfloat16 autocast
-(``PretrainConfig.amp``, mixed precision). All train the same networks on random images
+(``PretrainConfig.amp``, mixed precision); ``current-amp-compiled-g`` is ``current-amp`` with G under
+``torch.compile`` (D is left eager: its compiled backward fails on spectral norm's in-place update of ``u``,
+torch 2.14.1). All train the same networks on random images
 with the same settings; each (image size, d_ch, variant) runs in its own process, after 3 warm-up steps.
 Reports iterations/s, images/s (batch x iterations/s, as the trainer logs it) and the
 speed-up of each variant over ``before`` (or else over ``current``) at the same image size and d_ch.
@@ -29,7 +31,7 @@ from benchmarks.common import child_json, report
 from itgan_replay.condensation.augment import diff_augment
 from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig
 
-VARIANTS = ("before", "current", "current-amp")
+VARIANTS = ("before", "current", "current-amp", "current-amp-compiled-g")
 
 
 def before_step(t: GANTrainer) -> None:
@@ -59,7 +61,7 @@ def before_step(t: GANTrainer) -> None:
 def measure(image_size: int, d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, seconds: float,
             min_iterations: int, device: str) -> dict:
     config = PretrainConfig(ch=ch, d_ch=d_ch, batch_size=batch_size, d_steps=d_steps, iterations=10**9,
-                            amp=variant == "current-amp")
+                            amp=variant.startswith("current-amp"))
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (5000, 3, image_size, image_size), dtype=torch.uint8, generator=g)
     labels = torch.arange(5000) % 10
@@ -70,6 +72,8 @@ def measure(image_size: int, d_ch: int, variant: str, ch: int, batch_size: int, 
         step = lambda: before_step(t)  # noqa: E731
     else:
         step = t.step
+    if variant == "current-amp-compiled-g":
+        t.G.compile()  # compiled during the warm-up steps
     for _ in range(3):
         step()
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 from collections.abc import Iterable
 from dataclasses import fields, replace
@@ -54,13 +55,20 @@ def add_config_options(p: argparse.ArgumentParser, config_class: type, prefix: s
 def config_from_args(args: argparse.Namespace, base: Any, prefix: str = "", only: Iterable[str] | None = None,
                      skip: Iterable[str] = ()) -> Any:
     """``base`` (a dataclass instance) with the options of :func:`add_config_options` that were given;
-    the config class checks the values (``ValueError``)."""
+    the config class checks the values (``ValueError``, whose message names the options, not the fields)."""
     given = {}
-    for f in _option_fields(type(base), only, skip):
+    option_fields = _option_fields(type(base), only, skip)
+    for f in option_fields:
         value = getattr(args, (prefix + f.name).replace("-", "_"))
         if value is not None:
             given[f.name] = bool(value) if str(f.type) == "bool" else value
-    return replace(base, **given)
+    try:
+        return replace(base, **given)
+    except ValueError as err:
+        message = str(err)
+        for f in option_fields:  # a config names its fields; the user typed options
+            message = re.sub(rf"(?<![\w-]){f.name}(?![\w-])", "--" + (prefix + f.name).replace("_", "-"), message)
+        raise type(err)(message) from err
 
 
 def add_recipe_options(p: argparse.ArgumentParser, only: Iterable[str] | None = None, skip: Iterable[str] = (),

@@ -8,13 +8,20 @@ training photos ``cifar10-jpeg`` does not contain); the report records ``dataset
 
 Writes the generator file (EMA weights, config, normalisation, class names,
 fingerprint, CAS scores), a JSON report beside it, and under ``--workdir``
-the resumable checkpoint, sample grids per checkpoint and TensorBoard logs.
+the checkpoint, sample grids per checkpoint, snapshots (``--snapshot-every``) and TensorBoard logs.
+A run stopped (Ctrl-C, ``kill``) resumes from its checkpoint when the same command is run again; a
+checkpoint of other settings stops the run with the values that differ.
+
+CAS (classification accuracy score) measures a generator's quality: a classifier trained only on its
+images is scored on real photos held out from training (``--validation-per-class``, beside the test
+photos), once per ``--cas-seeds`` seed; the report gives each seed's score, their mean and spread.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import signal
+import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,13 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
                    help="paper: ch=64, DiffAugment CIFAR recipe, sized for a GPU; cpu: narrow nets for 2 CPU cores (default); "
                         "cpu64: cpu for 64x64 photos, with bfloat16 autocast (for CPUs with native bf16)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
-    p.add_argument("--validation-per-class", type=int, default=20,
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="training device (default: %(default)s)")
+    p.add_argument("--validation-per-class", type=int, default=100,
                    help="training photos per class held out (a draw seeded 0) to score the generator's CAS honestly "
-                        "beside the test photos; 0 trains on all of them and scores on the test photos alone")
-    p.add_argument("--cas-per-class", type=int, default=500, help="generated images per class for the CAS classifier")
-    p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier")
+                        "beside the test photos; 0 trains on all of them and scores on the test photos alone "
+                        "(default: %(default)s)")
+    add_cas_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_options(p, PretrainConfig, omitted="the preset's value")
     return p.parse_args(argv)
@@ -57,11 +64,11 @@ class PretrainRun:
     config: PretrainConfig
     preset: str = "cpu"
     workdir: Path | None = None
-    resume: bool = False
     device: str = "cpu"
-    validation_per_class: int = 20
+    validation_per_class: int = 100
     cas_per_class: int = 500
     cas_epochs: int = 15
+    cas_seeds: int = 2
     progress: bool = True
     data_root: str = "data"
     image_size: int | None = None
@@ -70,6 +77,9 @@ class PretrainRun:
     def __post_init__(self) -> None:
         if self.validation_per_class < 0:
             raise UsageError(f"--validation-per-class must be 0 or more, got {self.validation_per_class}")
+        for name in ("cas_per_class", "cas_epochs", "cas_seeds"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(self, name)}")
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -77,12 +87,36 @@ class PretrainRun:
         return self.workdir or self.out.with_name(self.out.stem + ".work")
 
 
+def add_cas_options(p: argparse.ArgumentParser) -> None:
+    """``--cas-per-class``, ``--cas-epochs`` and ``--cas-seeds``: how CAS is scored (read by :func:`cas_over_seeds`)."""
+    p.add_argument("--cas-per-class", type=int, default=500,
+                   help="generated images per class for the CAS classifier (default: %(default)s)")
+    p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier (default: %(default)s)")
+    p.add_argument("--cas-seeds", type=int, default=2,
+                   help="CAS classifiers, seeded 0, 1, ...: the report gives each score, their mean and their "
+                        "standard deviation (default: %(default)s)")
+
+
+def cas_over_seeds(generator: FrozenGenerator, eval_sets: dict, per_class: int, epochs: int,
+                   seeds: int) -> dict[str, dict]:
+    """CAS of ``generator`` on each eval set, one classifier per seed ``0 .. seeds - 1``: per set, the scores
+    (``per_seed``), their ``mean`` and their ``std`` (sample standard deviation, as over seeds elsewhere; 0 for one)."""
+    per_seed = [classification_accuracy_scores(generator, eval_sets, per_class, epochs, seed=s) for s in range(seeds)]
+    scores = {}
+    for split in eval_sets:
+        values = [s[split] for s in per_seed]
+        scores[split] = {"per_seed": values, "mean": statistics.mean(values),
+                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return scores
+
+
 def pretrain(job: PretrainRun) -> dict:
-    """Train (or resume) the generator, score its CAS, write the generator file and its JSON report, and
-    return the report.
+    """Train the generator (resuming from ``workdir``'s checkpoint where there is one), score its CAS, write the
+    generator file and its JSON report, and return the report.
 
     Raises:
-        UsageError, DatasetError: before training, for a run that cannot start as asked.
+        UsageError, DatasetError: before training, for a run that cannot start as asked (a checkpoint of
+            other settings included).
         TrainingDivergedError: the losses diverged or the discriminator stayed dead (the last good checkpoint is kept).
         KeyboardInterrupt: Ctrl-C or SIGTERM, after a checkpoint is written.
     """
@@ -93,18 +127,15 @@ def pretrain(job: PretrainRun) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
     config, workdir = job.config, job.checkpoint_dir
-    trainer = GANTrainer(train.images, train.labels, train.class_names, train.mean, train.std, config, workdir,
-                         SummaryWriter(str(workdir / "tensorboard")), job.device)
-    if trainer.checkpoint_path.exists() and not job.resume:
-        raise UsageError(f"{trainer.checkpoint_path} exists; pass --resume to continue it or choose another --workdir")
-    if job.resume:
-        if not trainer.checkpoint_path.exists():
-            raise UsageError(f"--resume given but {trainer.checkpoint_path} does not exist")
-        try:
+    try:
+        trainer = GANTrainer(train.images, train.labels, train.class_names, train.mean, train.std, config, workdir,
+                             SummaryWriter(str(workdir / "tensorboard")), job.device,
+                             about={"dataset": job.dataset, "validation_per_class": job.validation_per_class})
+        if trainer.checkpoint_path.exists():
             trainer.load_checkpoint()
-        except ValueError as err:
-            raise UsageError(str(err)) from err
-        print(f"resuming at iteration {trainer.iteration} of {config.iterations}")
+            print(f"resuming {trainer.checkpoint_path} at iteration {trainer.iteration} of {config.iterations}", flush=True)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     print(f"training on {len(train)} images, {len(train.class_names)} classes; config {asdict(config)}")
     trainer.train(progress=job.progress)
 
@@ -116,19 +147,22 @@ def pretrain(job: PretrainRun) -> dict:
     random_init = FrozenGenerator(init_normal_(Generator(generator.config)), train.mean, train.std, train.class_names)
     scores = {}
     for name, g in (("trained", generator), ("random_init", random_init)):
-        scores[name] = classification_accuracy_scores(g, eval_sets, job.cas_per_class, job.cas_epochs, seed=config.seed)
+        scores[name] = cas_over_seeds(g, eval_sets, job.cas_per_class, job.cas_epochs, job.cas_seeds)
         for split, score in scores[name].items():
-            print(f"CAS on {split} photos ({name} generator, {job.cas_per_class}/class, {job.cas_epochs} epochs): {score:.4f}")
-            trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score, trainer.iteration)
+            print(f"CAS on {split} photos ({name} generator, {job.cas_per_class}/class, {job.cas_epochs} epochs, "
+                  f"{job.cas_seeds} seeds): {score['mean']:.4f} ± {score['std']:.4f}")
+            trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score["mean"], trainer.iteration)
     report = {"dataset": job.dataset, "image_size": train.image_size, "preset": job.preset, "config": asdict(config),
               "iterations": trainer.iteration,
               "train_seconds": round(trainer.train_seconds, 1), "images_per_s": round(trainer.images_per_s, 1),
               "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": job.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
-              "cas": scores["trained"]["test"], "cas_random_init": scores["random_init"]["test"],
-              "cas_validation": scores["trained"].get("validation"), "cas_validation_random_init": scores["random_init"].get("validation"),
-              "validation_per_class": job.validation_per_class, "n_train": len(train), "cas_per_class": job.cas_per_class,
-              "cas_epochs": job.cas_epochs, "n_test": len(test), "fingerprint": generator.fingerprint,
+              "cas": scores["trained"]["test"]["mean"], "cas_random_init": scores["random_init"]["test"]["mean"],
+              "cas_validation": scores["trained"].get("validation", {}).get("mean"),
+              "cas_validation_random_init": scores["random_init"].get("validation", {}).get("mean"),
+              "cas_scores": scores, "validation_per_class": job.validation_per_class, "n_train": len(train),
+              "cas_per_class": job.cas_per_class, "cas_epochs": job.cas_epochs, "cas_seeds": job.cas_seeds,
+              "n_test": len(test), "fingerprint": generator.fingerprint,
               "code": code_version()}  # the commit of the last stretch, where the run resumed
     generator.save(job.out, extra=report)
     atomic_write_bytes(job.out.with_suffix(".json"), json.dumps(report, indent=2).encode())
@@ -140,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         job = PretrainRun(args.dataset, args.out, config_from_args(args, PRESETS[args.preset]), args.preset, args.workdir,
-                          args.resume, args.device, args.validation_per_class, args.cas_per_class, args.cas_epochs,
+                          args.device, args.validation_per_class, args.cas_per_class, args.cas_epochs, args.cas_seeds,
                           not args.no_progress, args.data_root, args.image_size, args.resize)
     except ValueError as err:  # a setting's message names its --option
         print(f"error: {err}", file=sys.stderr)
@@ -152,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stopped; rerun with --resume to continue", file=sys.stderr)
+        print("stopped; run the same command again to resume from the checkpoint", file=sys.stderr)
         return 130
     except TrainingDivergedError as err:
         print(f"error: {err}", file=sys.stderr)

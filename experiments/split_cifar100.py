@@ -248,7 +248,7 @@ def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
         run = PretrainRun(job.dataset, path, PRETRAIN_PRESETS[pretrain_preset], pretrain_preset, device=job.device,
                           progress=job.progress, data_root=job.data_root, image_size=job.image_size, resize=job.resize)
         try:  # a pretraining killed before resumes from its checkpoint
-            pretrain(replace(run, resume=(run.checkpoint_dir / "checkpoint.pt").exists()))
+            pretrain(run)
         except TrainingDivergedError as err:
             raise UsageError(f"pretraining the generator failed: {err}") from err
     return FrozenGenerator.load(path, device=job.device)

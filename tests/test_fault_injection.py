@@ -115,10 +115,11 @@ def test_pretraining_killed_resumes_bit_identical(tmp_path):
     assert_killed(run_script("pretrain_generator.py", common + ["--out", str(killed)],
                              kill=("itgan_replay.gan.pretrain:GANTrainer.step", n)))
     assert not killed.exists()
-    again = run_script("pretrain_generator.py", common + ["--out", str(killed)])
-    assert again.returncode == 2 and "pass --resume to continue it" in again.stderr  # never silently restarted
-    resumed = run_script("pretrain_generator.py", common + ["--out", str(killed), "--resume"])
+    other = run_script("pretrain_generator.py", common + ["--out", str(killed), "--lr-g", "0.001"])
+    assert other.returncode == 2 and "(setting: (saved, now) = {'lr_g': (0.0002, 0.001)})" in other.stderr  # never restarted
+    resumed = run_script("pretrain_generator.py", common + ["--out", str(killed)])  # the same command resumes
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming" in resumed.stdout and "at iteration 2 of 6" in resumed.stdout
     assert FrozenGenerator.load(killed).fingerprint == FrozenGenerator.load(whole).fingerprint
     report = {k: v for k, v in json.loads(killed.with_suffix(".json").read_text()).items() if k not in ("train_seconds", "images_per_s")}
     assert report == {k: v for k, v in json.loads(whole.with_suffix(".json").read_text()).items() if k in report}

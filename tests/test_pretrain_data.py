@@ -1,5 +1,6 @@
 import copy
 import math
+import statistics
 from dataclasses import replace
 
 import numpy as np
@@ -290,9 +291,13 @@ def test_build_pool_and_trained_net_leave_the_global_rng_alone():
 
 
 def test_mixed_precision_step_runs_under_bfloat16_autocast_and_keeps_float32_weights(tmp_path, monkeypatch):
-    from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig
+    from itgan_replay.gan import pretrain
     images, labels = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 4
     config = PretrainConfig(ch=2, d_ch=2, batch_size=8, d_steps=1, iterations=1, amp=True)
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(pretrain.NoNativeBF16Error, match="Start a new run with --amp 0"):  # it would crawl
+        GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)  # emulated here if need be: one tiny step
     trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
     dtypes = []
     forward = trainer.D.features
@@ -314,15 +319,69 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     common = ["--dataset", f"imagefolder:{data}", "--out", str(out), "--ch", "2", "--d-ch", "2", "--batch-size", "4",
               "--iterations", "2", "--checkpoint-every", "2", "--standing-batches", "1", "--cas-per-class", "4",
               "--cas-epochs", "1", "--no-progress"]
-    assert pretrain_main(common + ["--validation-per-class", "2"]) == 0
+    assert pretrain_main(common + ["--validation-per-class", "2", "--cas-seeds", "3"]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
-    assert report["n_train"] == 2 * 4 and report["validation_per_class"] == 2
+    assert report["n_train"] == 2 * 4 and report["validation_per_class"] == 2 and report["cas_seeds"] == 3
     assert 0 <= report["cas_validation"] <= 1 and 0 <= report["cas_validation_random_init"] <= 1
+    for name in ("trained", "random_init"):  # three CAS classifiers, their mean and sample std
+        for split in ("validation", "test"):
+            score = report["cas_scores"][name][split]
+            assert len(score["per_seed"]) == 3 and score["mean"] == pytest.approx(sum(score["per_seed"]) / 3)
+            assert score["std"] == pytest.approx(statistics.stdev(score["per_seed"]))
+    assert report["cas_validation"] == report["cas_scores"]["trained"]["validation"]["mean"]
     assert report["code"] == code_version()
     # resuming with another hold-out would train on other photos: refused
-    assert pretrain_main(common + ["--validation-per-class", "1", "--resume"]) == 2
+    assert pretrain_main(common + ["--validation-per-class", "1"]) == 2
     assert "was trained on 8 images, this run has 10" in capsys.readouterr().err
     assert pretrain_main(common + ["--validation-per-class", "-1"]) == 2
     assert pretrain_main(common + ["--lr-d", "0"]) == 2
+    assert pretrain_main(common + ["--cas-seeds", "0"]) == 2
     assert capsys.readouterr().err.splitlines() == ["error: --validation-per-class must be 0 or more, got -1",
-                                                    "error: lr_d must be positive, got 0.0"]
+                                                    "error: --lr-d must be positive, got 0.0",
+                                                    "error: --cas-seeds must be 1 or more, got 0"]
+
+
+def test_snapshots_are_generator_files_of_the_ema_at_fixed_iterations_and_do_not_change_training(tmp_path):
+    plain = trainer(tmp_path / "plain")
+    plain.train(progress=False)
+    snapped = trainer(tmp_path / "snapped", replace(TINY, snapshot_every=2))
+    snapped.train(progress=False)
+    assert sorted(p.name for p in (tmp_path / "snapped/snapshots").iterdir()) == [
+        "iter_000000.pt", "iter_000002.pt", "iter_000004.pt", "iter_000006.pt"]  # the random init included
+    assert not (tmp_path / "plain/snapshots").exists()
+    last = FrozenGenerator.load(snapped.snapshot_path(6))
+    assert last.fingerprint == snapped.frozen().fingerprint == plain.frozen().fingerprint
+    assert last.extra["iteration"] == 6
+    assert FrozenGenerator.load(snapped.snapshot_path(0)).fingerprint != last.fingerprint
+
+
+def test_score_generators_scores_each_snapshot_on_the_held_out_photos_and_resumes(tmp_path, capsys):
+    import json
+
+    from conftest import write_image_folder
+    from experiments import score_generators
+    from experiments.pretrain_generator import main as pretrain_main
+
+    data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
+    spec = f"imagefolder:{data}"
+    assert pretrain_main(["--dataset", spec, "--out", str(tmp_path / "g.pt"), "--ch", "2", "--d-ch", "2",
+                          "--batch-size", "4", "--iterations", "2", "--snapshot-every", "1", "--standing-batches", "1",
+                          "--cas-per-class", "4", "--cas-epochs", "1", "--cas-seeds", "1", "--validation-per-class", "2",
+                          "--no-progress"]) == 0
+    snapshots, out = tmp_path / "g.work/snapshots", tmp_path / "cas.json"
+    argv = [str(snapshots), "--dataset", spec, "--validation-per-class", "2", "--cas-per-class", "4", "--cas-epochs", "1",
+            "--cas-seeds", "2", "--out", str(out)]
+    assert score_generators.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["iteration"] for r in rows] == [0, 1, 2] and {r["trained_on"] for r in rows} == {spec}
+    assert all(len(r["cas"][split]["per_seed"]) == 2 for r in rows for split in ("validation", "test"))
+    # the last snapshot is the shipped generator; its validation photos are the ones pretraining held out
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert rows[2]["fingerprint"] == report["fingerprint"]
+    assert rows[2]["cas"]["validation"]["per_seed"][0] == report["cas_scores"]["trained"]["validation"]["per_seed"][0]
+    assert score_generators.main(argv) == 0 and capsys.readouterr().out.count("already in") == 3
+    assert score_generators.main(argv[:-4] + ["--cas-seeds", "1", "--out", str(out)]) == 2
+    assert "cas_seeds: 2 (saved) -> 1 (now)" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert score_generators.main([str(tmp_path / "empty"), "--dataset", spec, "--out", str(tmp_path / "x.json")]) == 2
+    assert "no generator files (*.pt) in this folder" in capsys.readouterr().err
