@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import subprocess
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -40,16 +42,39 @@ def load_dataset_from_args(args: argparse.Namespace, spec: str | None = None) ->
 
 
 def add_config_options(p: argparse.ArgumentParser, config_class: type, prefix: str = "",
-                       only: Iterable[str] | None = None, skip: Iterable[str] = (), omitted: str | None = None) -> None:
+                       only: Iterable[str] | None = None, skip: Iterable[str] = (),
+                       presets: Mapping[str, Any] | None = None) -> None:
     """One ``--<prefix><field>`` option per field of the dataclass ``config_class`` (those in ``only``
-    if given, none in ``skip``, no nested configs), with the help its :func:`~itgan_replay.settings.setting`
-    declares. An omitted option is ``None``: the base config's value stands (:func:`config_from_args`),
-    which the help names as ``omitted`` (e.g. "the preset's value"), or else as the field's default."""
+    if given, none in ``skip``, no nested configs), with the help and choices its
+    :func:`~itgan_replay.settings.setting` declares. A boolean is a flag, ``--x`` / ``--no-x``, that also takes
+    the ``1`` / ``0`` that results files record (``--x 0``). An omitted option is ``None``: the base config's value
+    stands (:func:`config_from_args`). The help gives that value: each preset's where ``presets`` (preset name ->
+    its instance of ``config_class``) are given, else the field's default."""
     for f in _option_fields(config_class, only, skip):
         base_type = str(f.type).removesuffix(" | None")
-        p.add_argument("--" + (prefix + f.name).replace("_", "-"), dest=(prefix + f.name).replace("-", "_"),
-                       type=TYPES[base_type], metavar=base_type.upper(),
-                       help=f"{help_of(f)} (omitted: {omitted or _shown(f)})")
+        option, dest = "--" + (prefix + f.name).replace("_", "-"), (prefix + f.name).replace("-", "_")
+        shown = _defaults_shown(f, presets)
+        choices = f.metadata.get("choices")
+        if base_type == "bool":
+            p.add_argument(option, dest=dest, nargs="?", const=1, type=int, metavar="0|1",
+                           help=f"{help_of(f)} (default: {shown})")
+            p.add_argument("--no-" + option[2:], dest=dest, action="store_const", const=0, help=f"same as {option} 0")
+        else:
+            p.add_argument(option, dest=dest, type=TYPES[base_type],  # the config checks choices, in one line
+                           metavar="{" + ",".join(map(str, choices)) + "}" if choices else base_type.upper(),
+                           help=f"{help_of(f)} (default: {shown})")
+
+
+def _defaults_shown(f, presets: Mapping[str, Any] | None) -> str:
+    """What an omitted option of field ``f`` means: its value in each preset (grouped where equal), or its default."""
+    if not presets:
+        return _shown(f.default)
+    by_value: dict[str, list[str]] = {}
+    for name, config in presets.items():
+        by_value.setdefault(_shown(getattr(config, f.name)), []).append(name)
+    if len(by_value) == 1:
+        return next(iter(by_value))
+    return "the preset's: " + "; ".join(f"{value} ({', '.join(names)})" for value, names in by_value.items())
 
 
 def config_from_args(args: argparse.Namespace, base: Any, prefix: str = "", only: Iterable[str] | None = None,
@@ -58,26 +83,43 @@ def config_from_args(args: argparse.Namespace, base: Any, prefix: str = "", only
     the config class checks the values (``ValueError``, whose message names the options, not the fields)."""
     given = {}
     option_fields = _option_fields(type(base), only, skip)
-    for f in option_fields:
-        value = getattr(args, (prefix + f.name).replace("-", "_"))
-        if value is not None:
-            given[f.name] = bool(value) if str(f.type) == "bool" else value
     try:
+        for f in option_fields:
+            value = getattr(args, (prefix + f.name).replace("-", "_"))
+            if value is not None and str(f.type) == "bool" and value not in (0, 1):
+                raise ValueError(f"{f.name} takes 1 or 0 (or the flag alone), got {value}")
+            if value is not None:
+                given[f.name] = bool(value) if str(f.type) == "bool" else value
         return replace(base, **given)
-    except ValueError as err:
-        message = str(err)
-        for f in option_fields:  # a config names its fields; the user typed options
-            message = re.sub(rf"(?<![\w-]){f.name}(?![\w-])", "--" + (prefix + f.name).replace("_", "-"), message)
-        raise type(err)(message) from err
+    except ValueError as err:  # a config names its fields; the user typed options
+        options = {f.name: "--" + (prefix + f.name).replace("_", "-") for f in option_fields}
+        raise type(err)(with_option_names(str(err), options, all_names=True)) from err
+
+
+def with_option_names(message: str, options: dict[str, str], all_names: bool = False) -> str:
+    """``message`` with each config field name of ``options`` (field name -> option) written as its option. Only
+    names with an underscore, which no English word has, unless ``all_names`` (for a message about those fields)."""
+    for name, option in options.items():
+        if all_names or "_" in name:
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", option, message)
+    return message
+
+
+def parser_options(p: argparse.ArgumentParser) -> dict[str, str]:
+    """Each option's destination (a config field name, for setting options) -> its option string."""
+    return {a.dest: a.option_strings[-1] for a in p._actions if a.option_strings and a.dest != "help"}
 
 
 def add_recipe_options(p: argparse.ArgumentParser, only: Iterable[str] | None = None, skip: Iterable[str] = (),
-                       omitted: str | None = None) -> None:
+                       presets: Mapping[str, LatentRecipe] | None = None) -> None:
     """The options of a :class:`~itgan_replay.condensation.recipe.LatentRecipe` (its fields in ``only`` /
-    not in ``skip``), with its condensation settings as ``--condense-*`` and its inversion's as ``--inversion-*``."""
-    add_config_options(p, LatentRecipe, only=only, skip=skip, omitted=omitted)
-    add_config_options(p, CondenseConfig, prefix="condense_", omitted=omitted)
-    add_config_options(p, InversionConfig, prefix="inversion_", omitted=omitted)
+    not in ``skip``), with its condensation settings as ``--condense-*`` and its inversion's as ``--inversion-*``;
+    ``presets``: the recipe of each preset, whose values the help gives."""
+    add_config_options(p, LatentRecipe, only=only, skip=skip, presets=presets)
+    add_config_options(p, CondenseConfig, prefix="condense_",
+                       presets=presets and {k: r.condense for k, r in presets.items()})
+    add_config_options(p, InversionConfig, prefix="inversion_",
+                       presets=presets and {k: r.inversion for k, r in presets.items()})
 
 
 def recipe_from_args(args: argparse.Namespace, base: LatentRecipe, only: Iterable[str] | None = None,
@@ -93,9 +135,9 @@ def _option_fields(config_class: type, only: Iterable[str] | None, skip: Iterabl
     return [f for f in fields(config_class) if "help" in f.metadata and f.name not in skip and (only is None or f.name in only)]
 
 
-def _shown(f) -> str:
-    """A field's default as its option is written (booleans as 1 / 0); presets may replace it."""
-    return str(int(f.default)) if isinstance(f.default, bool) else str(f.default)
+def _shown(value: Any) -> str:
+    """A setting's value as its option is written (booleans as 1 / 0; unset as 'unset')."""
+    return str(int(value)) if isinstance(value, bool) else "unset" if value is None else str(value)
 
 
 def require_at_least(args: argparse.Namespace, minimum: dict[str, int | float]) -> None:
@@ -106,6 +148,13 @@ def require_at_least(args: argparse.Namespace, minimum: dict[str, int | float]) 
         for value in given if isinstance(given, list) else [given]:
             if value is not None and value < least:
                 raise ValueError(f"--{name.replace('_', '-')} must be {least} or more, got {value}")
+
+
+def line_buffered_output() -> None:
+    """Flush stdout and stderr at every line, also into a file or pipe (``tail -f`` of a log shows each line)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
 
 
 def save_figure(fig, path: Path) -> None:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import UsageError, add_config_options, add_dataset_options, code_version, config_from_args
+from experiments.cli import (UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
+                             line_buffered_output)
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
@@ -51,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: %(default)s)")
     add_cas_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_options(p, PretrainConfig, omitted="the preset's value")
+    add_config_options(p, PretrainConfig, presets=PRESETS)
     return p.parse_args(argv)
 
 
@@ -171,6 +172,7 @@ def pretrain(job: PretrainRun) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    line_buffered_output()
     args = parse_args(argv)
     try:
         job = PretrainRun(args.dataset, args.out, config_from_args(args, PRESETS[args.preset]), args.preset, args.workdir,

@@ -24,6 +24,7 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -32,7 +33,8 @@ from pathlib import Path
 import torch
 
 from experiments.cli import (UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
-                             config_from_args, differences, recipe_from_args, save_figure)
+                             config_from_args, differences, line_buffered_output, parser_options, recipe_from_args,
+                             save_figure, with_option_names)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
@@ -41,7 +43,7 @@ from itgan_replay.data import DatasetError, count_classes, load_dataset, split_v
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory.latent import BudgetError, require_generator_fits
-from itgan_replay.settings import setting
+from itgan_replay.settings import check_choices, setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
 from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, build_method, memory_use
@@ -53,7 +55,7 @@ from strategies.scenario import class_incremental_stream, seeded_class_order
 class Preset:
     """The main job's settings: the learner, the byte budget every method gets, and the IT-GAN plugin's."""
 
-    model: str = setting("convnet", "classifier architecture (convnet | resnet18)")
+    model: str = setting("convnet", "classifier architecture", tuple(ARCHITECTURES))
     model_width: int | None = setting(None, "classifier channel width (the architecture's default if unset)")
     epochs: int = setting(4, "training epochs per experience")
     batch_size: int = setting(64, "mini-batch size of new data (replay adds as many samples again)")
@@ -65,8 +67,7 @@ class Preset:
 
     def __post_init__(self) -> None:
         """Checks the settings that no plugin or buffer config checks (those check their own)."""
-        if self.model not in ARCHITECTURES:
-            raise ValueError(f"--model must be one of {sorted(ARCHITECTURES)}, got '{self.model}'")
+        check_choices(self)
         for name in ("model_width", "epochs", "batch_size", "budget_bytes"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -115,10 +116,9 @@ the classes, the seed; and each method its init)."""
 
 def add_setting_options(p: argparse.ArgumentParser) -> None:
     """The options of every setting of the main job, from the config classes that declare them."""
-    preset = "the preset's value"
-    add_config_options(p, Preset, omitted=preset)
-    add_config_options(p, ITGANReplayConfig, only=ITGAN_OPTIONS, omitted=preset)
-    add_recipe_options(p, skip=("init",), omitted=preset)
+    add_config_options(p, Preset, presets=PRESETS)
+    add_config_options(p, ITGANReplayConfig, only=ITGAN_OPTIONS, presets={k: v.itgan for k, v in PRESETS.items()})
+    add_recipe_options(p, skip=("init",), presets={k: v.itgan.recipe for k, v in PRESETS.items()})
 
 
 def preset_from_args(args: argparse.Namespace, base: Preset) -> Preset:
@@ -145,7 +145,8 @@ def preset_from_options(options: list[str], base: Preset) -> Preset:
         raise UsageError(str(err)) from err
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The main job's command line: its own options and one per setting (see :func:`add_setting_options`)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="quick (10 classes in 5 experiences, 1.3 MB, 2 CPU cores), hundred (100 classes in 10 "
@@ -161,18 +162,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      "photos above 32x32)")
     p.add_argument("--experiences", type=int, help="number of experiences (default: 10, or classes/2 if fewer than 20 classes)")
     p.add_argument("--name", help="run name under --out-dir (default: <dataset>-<preset>-seed<seed>)")
-    p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
-    p.add_argument("--seed", type=int, default=0, help="seed of the class order, model init and all sampling")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="training device")
+    p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the class order, model init and all sampling (default: %(default)s)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="training device (default: %(default)s)")
     p.add_argument("--validation-per-class", type=int, default=0,
                    help="hold out this many training photos per class (seeded by --seed) and evaluate on them instead "
-                        "of the test photos: for choosing settings without touching the test set (default 0: test photos)")
+                        "of the test photos: for choosing settings without touching the test set (default: %(default)s, "
+                        "the test photos)")
     p.add_argument("--keep-memories", action="store_true",
                    help="save each latent method's memory to runs/<name>/memories/<method>.pt after every experience, the last "
                         "one condensed too (load it with LatentMemory.load(path, FrozenGenerator.load(generator)))")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_setting_options(p)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 @dataclass(frozen=True)
@@ -238,10 +246,11 @@ def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
         if not job.pretrain:
             size = (f" --image-size {job.image_size}" if job.image_size else "") + (" --resize" if job.resize else "")
             raise UsageError(
-                f"no generator at {path}. Train one with\n  python experiments/pretrain_generator.py --preset "
-                f"{pretrain_preset} --dataset {job.dataset} --data-root {job.data_root}{size} --out {path}\nor pass "
-                f"--pretrain to do that now, or --generator PATH (generators/demo-cifar10-cpu.pt ships with the project "
-                f"for CIFAR-10)")
+                f"no generator at {path}. Pretrain one on photos of these classes that the stream never shows (an "
+                f"ImageFolder of other photos, like the -more folders):\n  python experiments/pretrain_generator.py "
+                f"--preset {pretrain_preset} --dataset imagefolder:OTHER_PHOTOS{size} --out {path}\nor pass "
+                f"--generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10), or --pretrain "
+                f"to pretrain one now on the stream's own training photos (the generator then has seen the stream)")
         from experiments.pretrain_generator import PretrainRun, pretrain
         from itgan_replay.gan.pretrain import PRESETS as PRETRAIN_PRESETS, TrainingDivergedError
 
@@ -255,15 +264,16 @@ def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
 
 
 def evaluator(run_dir: Path, name: str):
-    """Avalanche's accuracy and forgetting metrics (per experience and per stream) and the memory's
-    bytes, logged to TensorBoard (``tb/<method>``) and a text log (``logs/<method>.txt``)."""
-    from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
+    """Avalanche's accuracy and forgetting metrics (per experience and per stream), the training loss (per epoch,
+    replayed samples included) and the memory's bytes, logged to TensorBoard (``tb/<method>``) and a text log
+    (``logs/<method>.txt``)."""
+    from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics, loss_metrics
     from avalanche.logging import TensorboardLogger, TextLogger
     from avalanche.training.plugins import EvaluationPlugin
 
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     return EvaluationPlugin(accuracy_metrics(experience=True, stream=True), forgetting_metrics(experience=True, stream=True),
-                            StoredBytes(), loggers=[TensorboardLogger(run_dir / "tb" / name),
+                            loss_metrics(epoch=True), StoredBytes(), loggers=[TensorboardLogger(run_dir / "tb" / name),
                                                     TextLogger(open(run_dir / "logs" / f"{name}.txt", "a"))])
 
 
@@ -317,6 +327,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
                              "pass another --name or remove it")
         strategy, first = load_strategy(strategy, checkpoint)
         wall = strategy.wall_s if first else 0.0  # carried in the checkpoint, like the rest of the strategy's state
+        if first:
+            print(f"[{name}] resumed from {checkpoint}: experiences 1-{first} of {n_exp} were done", flush=True)
         for i in range(first, n_exp):
             start = time.time()
             strategy.train(benchmark.train_stream[i])
@@ -369,13 +381,22 @@ RUN_ERRORS = (UsageError, DatasetError, BudgetError, StoredFileError, FileNotFou
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    line_buffered_output()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops like Ctrl-C
+    job = None
     try:
-        run(stream_run_from_args(args))
+        job = stream_run_from_args(args)
+        run(job)
         return 0
     except RUN_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {with_option_names(str(err), parser_options(parser))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = f" ({job.run_dir}/checkpoints holds each method's last finished experience)" if job else ""
+        print(f"\nstopped; run the same command again to resume{where}", file=sys.stderr)
+        return 130
 
 
 def recorded_values(preset: Preset) -> dict:

@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resnet-width", type=int, default=64, help="ResNet-18 classifier width (64: the standard ResNet-18)")
     p.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
     p.add_argument("--batch-size", type=int, default=256, help="classifier mini-batch size")
-    add_recipe_options(p, skip=("init", "embedding"), omitted="the script's value")
+    add_recipe_options(p, skip=("init", "embedding"), presets={"this script": BASE})
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", type=Path, default=Path("runs/synthetic-training"),
                    help="output folder; a rerun with the same settings skips the runs already in its results.json")

@@ -50,13 +50,14 @@ class ITGANReplayConfig:
     replay_batch_size: int | None = setting(None, "regenerated images added to each mini-batch (default: the "
                                                   "strategy's train_mb_size)")
     regenerate: str = setting("batch", "batch: regenerate every replay batch; experience: regenerate the whole memory "
-                                       "once per experience")
+                                       "once per experience", ("batch", "experience"))
     storage_dtype: str = setting("float32", "how latents are stored and counted (bytes each at z_dim 128): float32 (512), "
                                             "float16 (256), int8 (132: codes, a float16 scale and offset) or int4 (68: "
-                                            "codes two to a byte); condensation optimises through the stored rounding")
+                                            "codes two to a byte); condensation optimises through the stored rounding",
+                                   tuple(STORAGE_DTYPES))
     generator_dtype: str = setting("float32", "how the generator's weights are stored and counted: float32, float16, "
                                               "bfloat16 or int8 (per output channel, the rest float16); condensation "
-                                              "and replay use exactly the stored weights")
+                                              "and replay use exactly the stored weights", tuple(GENERATOR_STORAGE_DTYPES))
     seed: int = setting(0, "seed of condensation and replay sampling")
     progress: bool = setting(True, "progress bars while condensing")
 
@@ -68,8 +69,7 @@ class ITGANReplayConfig:
     def __post_init__(self) -> None:
         if self.latents_per_class is not None and self.latents_per_class < 1:
             raise ValueError(f"latents_per_class must be >= 1, got {self.latents_per_class}")
-        check_choices(self, {"regenerate": ("batch", "experience"), "storage_dtype": tuple(STORAGE_DTYPES),
-                             "generator_dtype": tuple(GENERATOR_STORAGE_DTYPES)})
+        check_choices(self)
 
 
 def experience_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,10 +195,11 @@ class ITGANReplayPlugin(SupervisedPlugin):
         images = renormalize(images, self.image_stats, self.generator_stats)
         cfg = self.config
         per_class = self._latents_per_class(len(classes))
-        with tqdm(disable=not cfg.progress, desc="condense", unit="step", leave=False) as bar:  # steps of all jobs
+        with tqdm(total=cfg.recipe.condense.iterations, disable=not cfg.progress, leave=False, unit="it",
+                  desc=f"condense experience {experience + 1} ({len(classes)} classes)") as bar:  # jobs step together
             built = build_latents(self.generator, images, labels, classes, per_class, cfg.recipe,
-                                  experience_seed(cfg.seed, experience),
-                                  self.memory.condense_codec, progress=lambda job, step, loss: bar.update(1),
+                                  experience_seed(cfg.seed, experience), self.memory.condense_codec,
+                                  progress=lambda job, step, loss: bar.update(max(0, step - bar.n)),
                                   inversion_store=self.inversion_store)
         for key, value in built.seconds.items():
             self.seconds[key] += value

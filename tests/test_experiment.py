@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import split_cifar100
 from itgan_replay import FrozenGenerator, load_dataset
@@ -31,7 +32,10 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
         assert r["average_accuracy"] == pytest.approx([acc[0][0], (acc[1][0] + acc[1][1]) / 2])  # equal-size experiences
         if name != "joint":  # Avalanche's StreamForgetting: first accuracy minus last, averaged over the experiences
             assert r["average_forgetting"] == pytest.approx([0, acc[0][0] - acc[1][0]])  # trained before the last one
-        assert any((root / "runs/t/tb" / name).glob("events.out.tfevents.*"))
+        [events] = (root / "runs/t/tb" / name).glob("events.out.tfevents.*")
+        logged = EventAccumulator(str(events)).Reload().Tags()["scalars"]
+        assert "Top1_Acc_Stream/eval_phase/test_stream" in logged
+        assert "Loss_Epoch/train_phase/train_stream" in logged  # the training loss
         assert "Top1_Acc_Stream" in (root / "runs/t/logs" / f"{name}.txt").read_text()
     assert results["naive"]["stored_bytes"] == 0 and results["exemplar"]["stored_bytes"] == 48 * 3072  # all fits
     assert 623 + 48 * 100 < results["jpeg"]["stored_bytes"] < 48 * 3072  # all fits as JPEG, header counted once
@@ -85,11 +89,13 @@ def test_pretrain_option_pretrains_and_caches_the_generator_the_stream_lacks(set
     monkeypatch.setattr(pretrain_generator, "classification_accuracy_scores",  # CAS is tested with pretraining itself
                         lambda generator, eval_sets, *args, **kwargs: {name: 0.5 for name in eval_sets})
     monkeypatch.chdir(tmp_path)
-    dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=24)}"  # 20 held out to score
+    dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=104)}"  # 100 held out
     options = ["--preset", "smoke", "--dataset", dataset, "--experiences", "2", "--methods", "gan-fresh", "--no-progress"]
     assert split_cifar100.main(options) == 2
-    assert "no generator at generators/data-cpu.pt. Train one with\n  python experiments/pretrain_generator.py --preset cpu " \
-           f"--dataset {dataset} --data-root data --out generators/data-cpu.pt" in capsys.readouterr().err
+    hint = capsys.readouterr().err  # pretrain on other photos of the classes; --pretrain uses the stream's own
+    assert "no generator at generators/data-cpu.pt. Pretrain one on photos of these classes that the stream never shows" in hint
+    assert "python experiments/pretrain_generator.py --preset cpu --dataset imagefolder:OTHER_PHOTOS --out " \
+           "generators/data-cpu.pt" in hint and "(the generator then has seen the stream)" in hint
     assert split_cifar100.main([*options, "--pretrain"]) == 0
     report = json.loads((tmp_path / "generators/data-cpu.json").read_text())
     assert report["dataset"] == dataset and report["iterations"] == 2 and report["image_size"] == 32
@@ -393,11 +399,41 @@ def test_run_killed_after_an_experience_resumes_there_and_ends_bit_identical(set
     assert killed == ["itgan.ckpt", "exemplar.ckpt", "jpeg.ckpt", "naive.ckpt"]
     out = refused.out + capsys.readouterr().out
     assert all(out.count(f"[{m}] experience {i}/2") == 1 for m in ("itgan", "exemplar", "jpeg", "naive") for i in (1, 2))
+    assert all(f"[{m}] resumed from {root}/runs/resumed/checkpoints/{m}.ckpt: experiences 1-1 of 2 were done" in out
+               for m in ("itgan", "exemplar", "jpeg", "naive"))
     resumed = json.loads((root / "runs/resumed/results.json").read_text())["results"]
     timing = ("wall_s", "seconds")
     assert {m: {k: v for k, v in r.items() if k not in timing} for m, r in resumed.items()} == \
            {m: {k: v for k, v in r.items() if k not in timing} for m, r in whole.items()}
     assert not checkpoint.exists()  # removed once the method's results are written
+
+
+def test_ctrl_c_ends_with_one_line_that_says_how_to_resume(setup, monkeypatch, capsys):
+    root, real_save = setup[0], split_cifar100.save_strategy
+
+    def save_then_interrupt(strategy, path, settings):
+        real_save(strategy, path, settings)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(split_cifar100, "save_strategy", save_then_interrupt)
+    capsys.readouterr()
+    assert run(setup, "--methods", "naive", "--name", "ctrl-c") == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"stopped; run the same command again to resume ({root}/runs/ctrl-c/checkpoints holds each method's last "
+        "finished experience)"]
+    monkeypatch.setattr(split_cifar100, "save_strategy", real_save)
+    assert run(setup, "--methods", "naive", "--name", "ctrl-c") == 0
+    assert "[naive] resumed from" in capsys.readouterr().out
+
+
+def test_scripts_write_each_line_at_once_into_a_pipe():
+    import subprocess
+    import sys
+
+    code = ("from experiments.cli import line_buffered_output; import sys; line_buffered_output(); "
+            "print(sys.stdout.line_buffering, sys.stderr.line_buffering)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
 
 
 def no_data_loads(monkeypatch):
@@ -407,9 +443,22 @@ def no_data_loads(monkeypatch):
     monkeypatch.setattr(split_cifar100, "load_dataset", refuse)
 
 
+def test_boolean_settings_are_flags_that_take_the_recorded_1_and_0_too():
+    parse = lambda *options: split_cifar100.preset_from_args(split_cifar100.parse_args(list(options)),  # noqa: E731
+                                                             split_cifar100.PRESETS["smoke"]).itgan.recipe.condense.compile
+    assert parse() is False and parse("--condense-compile") is True and parse("--condense-compile", "1") is True
+    assert parse("--condense-compile", "0") is False and parse("--no-condense-compile") is False
+    help_text = split_cifar100.build_parser().format_help()
+    assert "--storage-dtype {float32,float16,int8,int4}" in help_text and "--no-condense-compile" in help_text
+    assert "(default: 0)" in help_text and "200 (quick)" in help_text  # every default shown, each preset's
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--validation-per-class", "-3"], "--validation-per-class must be 0 or more, got -3"),
-    (["--model", "bogus"], "--model must be one of ['convnet', 'resnet18'], got 'bogus'"),
+    (["--model", "bogus"], "--model must be one of convnet, resnet18; got 'bogus'"),
+    (["--storage-dtype", "int3"], "--storage-dtype must be one of float32, float16, int8, int4; got 'int3'"),
+    (["--condense-split", "x"], "--condense-split must be one of fixed, random; got 'x'"),
+    (["--condense-compile", "2"], "--condense-compile takes 1 or 0 (or the flag alone), got 2"),
     (["--experiences", "0"], "--experiences must be 1 or more, got 0"),
     (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
     (["--lr", "-1"], "--lr must be positive, got -1.0"),
@@ -488,7 +537,8 @@ def test_hundred_classes_in_ten_experiences_stay_within_the_budget_at_every_expe
 
 @pytest.mark.parametrize("script, extra, message", [
     ("condense_dataset", ["--latents-per-class", "0"], "--latents-per-class must be 1 or more, got 0"),
-    ("condense_dataset", ["--condense-iterations", "-1"], "iterations must be >= 0, subset_size and real_batch >= 1"),
+    ("condense_dataset", ["--condense-iterations", "-1"],
+     "--condense-iterations must be >= 0, --condense-subset-size and --condense-real-batch >= 1"),
     ("synthetic_training", ["--epochs", "0"], "--epochs must be 1 or more, got 0"),
     ("synthetic_training", ["--per-class", "10", "0"], "--per-class must be 1 or more, got 0"),
     ("budget_sweep", ["--budgets", "1000", "-5"], "--budgets must be 1 or more, got -5"),

@@ -32,7 +32,7 @@ from itgan_replay.condensation.inversion import InversionConfig, InversionStore,
 from itgan_replay.condensation.nets import EmbeddingSampler, input_grads_in
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import LatentCodec
-from itgan_replay.settings import setting
+from itgan_replay.settings import check_choices, setting
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the choices of real_dtype and input_grad_dtype
@@ -47,26 +47,24 @@ class CondenseConfig:
     lam: float = setting(0.0, "weight lambda of the paired regulariser R (Eq. 4), in [0, 1]")
     real_batch: int = setting(256, "real images per condensation step")
     subset_size: int = setting(500, "latents per subset, matched on its own (paper: 500 on CIFAR-100)")
-    split: str = setting("fixed", "fixed: subsets fixed once; random: re-split at random every step (the paper's mixing)")
-    matching: str = setting("distribution", "distribution (DM, Eq. 2) or gradient (DC's gradient matching)")
+    split: str = setting("fixed", "fixed: subsets fixed once; random: re-split at random every step (the paper's mixing)",
+                         ("fixed", "random"))
+    matching: str = setting("distribution", "distribution (DM, Eq. 2) or gradient (DC's gradient matching)",
+                            ("distribution", "gradient"))
     real_dtype: str = setting("float32", "precision of the real images' embeddings (the targets, no gradient): float32, or "
                                          "bfloat16 where bf16 is native (AVX512-BF16/AMX CPUs, GPUs); synthetic images "
-                                         "and latents stay float32")
+                                         "and latents stay float32", tuple(PRECISIONS))
     input_grad_dtype: str = setting("float32", "precision of the operands of the embedding net's convolution input "
-                                               "gradients: float32, or bfloat16 where native (float32 accumulation)")
+                                               "gradients: float32, or bfloat16 where native (float32 accumulation)",
+                                    tuple(PRECISIONS))
     compile: bool = setting(False, "run the embedding nets through torch.compile (1; on CPU it needs a C++ compiler, "
                                    "compiling takes about half a minute) or eager (0)")
 
     def __post_init__(self) -> None:
-        if self.split not in ("fixed", "random"):
-            raise ValueError(f"split must be 'fixed' or 'random', got '{self.split}'")
-        if self.matching not in ("distribution", "gradient"):
-            raise ValueError(f"matching must be 'distribution' or 'gradient', got '{self.matching}'")
+        check_choices(self)
         for name, why in (("real_dtype", "differentiates the real branch"),
                           ("input_grad_dtype", "needs the embedding net's weight gradients")):
             value = getattr(self, name)
-            if value not in PRECISIONS:
-                raise ValueError(f"{name} must be one of {sorted(PRECISIONS)}, got '{value}'")
             if value != "float32" and self.matching != "distribution":
                 raise ValueError(f"{name} '{value}' needs matching='distribution' (gradient matching {why})")
         if not 0 <= self.lam <= 1:

@@ -23,23 +23,23 @@ Runner = Callable[[Condenser, list[CondenseJob], dict[int, torch.Tensor], JobPro
 class LatentRecipe:
     """How latents are built for classes: their initialisation, the nets, and condensation."""
 
-    init: str = setting("inversion", "inversion: latents start as GAN inversions of real images (Eq. 1); random: N(0, I)")
+    init: str = setting("inversion", "inversion: latents start as GAN inversions of real images (Eq. 1); random: N(0, I)",
+                        ("inversion", "random"))
     condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
     inversion: InversionConfig = InversionConfig(steps=100)
     inversion_net: str = setting("trained", "feature net phi of the inversion: trained (on the images being condensed "
-                                            "only) or random (untrained)")
+                                            "only) or random (untrained)", ("trained", "random"))
     inversion_net_epochs: int = setting(5, "training epochs of the trained inversion net")
     embedding: str = setting("random", "embedding nets of condensation: random (a new one every step) or pool (nets "
-                                       "trained briefly on the images being condensed)")
-    embedding_arch: str = setting("convnet", "architecture of the inversion and embedding nets (convnet | resnet18)")
+                                       "trained briefly on the images being condensed)", ("random", "pool"))
+    embedding_arch: str = setting("convnet", "architecture of the inversion and embedding nets", ("convnet", "resnet18"))
     embedding_width: int | None = setting(None, "width of the inversion and embedding nets (the architecture's default "
                                                 "if unset)")
     pool_size: int = setting(5, "nets in the pool (embedding=pool)")
     pool_epochs: int = setting(1, "training epochs of each pooled net")
 
     def __post_init__(self) -> None:
-        check_choices(self, {"init": ("inversion", "random"), "embedding": ("random", "pool"),
-                             "inversion_net": ("trained", "random")})
+        check_choices(self)
 
 
 @dataclass
