@@ -195,14 +195,43 @@ def _resized(data: ImageTensors, image_size: int) -> ImageTensors:
     return ImageTensors(images, data.labels, data.class_names, data.mean, data.std)
 
 
+DEMO_CLASSES = 10
+DEMO_SIZES = {"train": 60, "test": 20}  # photos per class: a stream every method runs through in minutes
+DEMO_SEEDS = {"demo": 1, "demo-more": 2, "test": 3}  # disjoint draws: the stream's, the generator's, the test photos
+
+
+def demo_images(n_per_class: int, seed: int, size: int = 32) -> ImageTensors:
+    """A generated 10-class photo set, for a first run with no download: class ``c`` is stripes at about
+    ``18 * c`` degrees, each image with its own hue, phase, stripe width, brightness, a bright blob and pixel
+    noise (a seeded draw: the same ``seed`` gives the same images)."""
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.arange(DEMO_CLASSES).repeat_interleave(n_per_class)
+    n = len(labels)
+    u = lambda *shape: torch.rand(*shape, generator=rng)  # noqa: E731
+    angle = labels * torch.pi / DEMO_CLASSES + 0.15 * (u(n) - 0.5)
+    period = 4 + 4 * u(n)
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    along = xx * torch.cos(angle).view(-1, 1, 1) + yy * torch.sin(angle).view(-1, 1, 1)
+    stripes = 0.5 + 0.5 * torch.sin(2 * torch.pi * along / period.view(-1, 1, 1) + 2 * torch.pi * u(n, 1, 1))
+    hue = u(n)
+    colour = 0.5 + 0.4 * torch.cos(2 * torch.pi * (hue.view(-1, 1) + torch.tensor([0.0, 1 / 3, 2 / 3])))  # (n, 3)
+    centre = size * (0.2 + 0.6 * u(n, 2))
+    blob = torch.exp(-((xx - centre[:, 0].view(-1, 1, 1)) ** 2 + (yy - centre[:, 1].view(-1, 1, 1)) ** 2) / (2 * 4.0 ** 2))
+    brightness = 0.6 + 0.4 * u(n, 1, 1, 1)
+    pixels = brightness * colour.view(n, 3, 1, 1) * (0.35 + 0.65 * stripes.unsqueeze(1)) + 0.3 * blob.unsqueeze(1)
+    pixels = pixels + 0.06 * torch.randn(n, 3, size, size, generator=rng)
+    images = (pixels.clamp(0, 1) * 255).round().to(torch.uint8)
+    return ImageTensors(images, labels, [f"stripes{18 * c:03d}" for c in range(DEMO_CLASSES)])
+
+
 def count_classes(spec: str) -> int:
     """The number of classes of a :func:`load_dataset` spec, without reading any image
     (CIFAR's are known; an ImageFolder's are its ``train/`` class folders)."""
-    known = {"cifar10": 10, "cifar100": 100}
+    known = {"cifar10": 10, "cifar100": 100, "demo": DEMO_CLASSES, "demo-more": DEMO_CLASSES}
     if spec in known:
         return known[spec]
     if not spec.startswith("imagefolder:"):
-        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100 or imagefolder:PATH")
+        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100, demo or imagefolder:PATH")
     train = Path(spec.split(":", 1)[1]) / "train"
     if not train.is_dir():
         raise DatasetError(f"{train}: no such directory; an ImageFolder dataset needs {train}/<class>/<image files>")
@@ -213,7 +242,8 @@ def load_dataset(spec: str, data_root: str | Path = "data", image_size: int | No
                  download: bool = True) -> tuple[ImageTensors, ImageTensors]:
     """Train and test sets of ``spec``, both normalised with the train set's channel statistics.
 
-    ``spec`` is ``cifar10``, ``cifar100`` or ``imagefolder:PATH`` (PATH holds
+    ``spec`` is ``cifar10``, ``cifar100``, ``demo`` (generated photos, :func:`demo_images`; ``demo-more``: other
+    training photos of its classes, for its generator) or ``imagefolder:PATH`` (PATH holds
     ``train/<class>/`` and ``test/<class>/`` with the same class folders). ``image_size`` and
     ``resize`` as in :func:`load_image_folder` (test photos must have the train photos' size).
     """
@@ -226,6 +256,10 @@ def load_dataset(spec: str, data_root: str | Path = "data", image_size: int | No
                 raise DatasetError(f"{spec} photos are {train.image_size}x{train.image_size}, not {image_size}x{image_size}; "
                                    f"pass --resize to resize them, or leave out --image-size")
             train, test = (_resized(d, image_size) for d in (train, test))
+    elif spec in ("demo", "demo-more"):
+        if image_size not in (None, 32):
+            raise DatasetError(f"the demo photos are 32x32; leave out --image-size")
+        train, test = demo_images(DEMO_SIZES["train"], DEMO_SEEDS[spec]), demo_images(DEMO_SIZES["test"], DEMO_SEEDS["test"])
     elif spec.startswith("imagefolder:"):
         root = Path(spec.split(":", 1)[1])
         train = load_image_folder(root / "train", image_size, resize)
@@ -233,6 +267,6 @@ def load_dataset(spec: str, data_root: str | Path = "data", image_size: int | No
         if train.class_names != test.class_names:
             raise DatasetError(f"{root}: train and test have different class folders")
     else:
-        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100 or imagefolder:PATH")
+        raise DatasetError(f"unknown dataset '{spec}'; use cifar10, cifar100, demo or imagefolder:PATH")
     mean, std = channel_stats(train.images)
     return train.with_stats(mean, std), test.with_stats(mean, std)

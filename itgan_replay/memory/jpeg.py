@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 from torchvision.io import decode_jpeg, encode_jpeg
 
-# torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec on every call (README.md, "Library warnings")
+# torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec on every call (docs/design.md, "Library warnings")
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision are deprecated")
 
 _SOS, _EOI = b"\xff\xda", b"\xff\xd9"
