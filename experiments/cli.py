@@ -168,12 +168,13 @@ def save_figure(fig, path: Path) -> None:
 
 
 def code_version() -> dict[str, str | bool | None]:
-    """The git commit of this checkout and whether tracked files differ from it (``dirty``);
-    ``None`` for both where there is no git checkout. Results files record it."""
+    """The git commit of this checkout and whether its files differ from it (``dirty``: a changed tracked file or
+    an untracked one that .gitignore does not ignore); ``None`` for both where there is no git checkout. Results
+    files record it."""
     root = Path(__file__).resolve().parents[1]
     git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, check=True).stdout  # noqa: E731
     try:
-        return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+        return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--untracked-files=normal").strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 

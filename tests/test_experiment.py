@@ -132,6 +132,19 @@ def test_a_methods_final_model_does_not_depend_on_which_other_methods_ran(setup)
     assert stream.mean != FrozenGenerator.load(setup[2]).mean_values  # the case this guards
 
 
+def test_code_version_counts_an_untracked_file_as_dirty():
+    from pathlib import Path
+
+    from experiments.cli import code_version
+
+    probe = Path(split_cifar100.__file__).resolve().parents[1] / "dirty-probe.txt"
+    probe.write_text("not committed")
+    try:
+        assert code_version()["dirty"] is True
+    finally:
+        probe.unlink()
+
+
 def test_rerun_with_other_settings_or_code_is_refused(setup, capsys, monkeypatch):
     run(setup, "--methods", "naive")
     assert run(setup, "--methods", "naive", "--epochs", "2") == 2

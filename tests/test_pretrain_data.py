@@ -385,3 +385,29 @@ def test_score_generators_scores_each_snapshot_on_the_held_out_photos_and_resume
     (tmp_path / "empty").mkdir()
     assert score_generators.main([str(tmp_path / "empty"), "--dataset", spec, "--out", str(tmp_path / "x.json")]) == 2
     assert "no generator files (*.pt) in this folder" in capsys.readouterr().err
+
+
+def test_demo_stream_is_seeded_its_generator_photos_are_other_photos_and_both_share_the_test_photos():
+    from itgan_replay.data import demo_images
+
+    train, test = load_dataset("demo")
+    more, more_test = load_dataset("demo-more")
+    assert train.images.shape == (600, 3, 32, 32) and test.images.shape == (200, 3, 32, 32)
+    assert torch.equal(train.labels.bincount(), torch.full((10,), 60)) and count_classes("demo") == 10
+    assert torch.equal(test.images, more_test.images) and train.class_names[1] == "stripes018"
+    assert torch.equal(demo_images(3, seed=7).images, demo_images(3, seed=7).images)  # the same draw every time
+    flat = lambda d: {bytes(x.numpy()) for x in d.images}  # noqa: E731
+    assert not flat(train) & flat(more) and not flat(train) & flat(test)  # no photo in two sets
+    assert 0.2 < train.mean[0] < 0.4 and train.images.float().std() > 30  # varied, not saturated
+    with pytest.raises(DatasetError, match="the demo photos are 32x32"):
+        load_dataset("demo", image_size=64, resize=True)
+
+
+def test_console_commands_are_the_main_job_and_pretraining():
+    from importlib.metadata import entry_points
+
+    from experiments import pretrain_generator, split_cifar100
+
+    commands = {e.name: e for e in entry_points(group="console_scripts") if e.name.startswith("itgan-replay")}
+    assert commands["itgan-replay-run"].load() is split_cifar100.main
+    assert commands["itgan-replay-pretrain"].load() is pretrain_generator.main

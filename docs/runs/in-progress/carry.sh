@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Carry unfinished runs from one session to the next: a session's machine, its processes and every
-# untracked file end with it, so a long run's folder (checkpoints, finished methods, inversions) is
-# committed here until the run is done.
+# untracked file end with it, so a long run's folder (checkpoints, finished methods, inversions; or a
+# pretraining's out file, work folder and snapshots) is committed here until the run is done.
 #
 #   bash docs/runs/in-progress/carry.sh save    WORKTREE RUN...   # copy WORKTREE/runs/RUN here and commit
 #   bash docs/runs/in-progress/carry.sh restore WORKTREE RUN...   # check WORKTREE out at the runs' commit, copy them back
@@ -20,6 +20,8 @@ case $action in
     for run in "$@"; do
       [ -d "$tree/runs/$run" ] || { echo "$run: no such run in $tree, skipped"; continue; }
       rm -rf "$here/$run.tmp" && cp -r "$tree/runs/$run" "$here/$run.tmp"
+      # a pretraining's sample grids (one PNG per checkpoint): only the newest is carried
+      find "$here/$run.tmp" -path '*/samples/iter_*.png' | sort | head -n -1 | xargs -r rm
       rm -rf "$here/$run" && mv "$here/$run.tmp" "$here/$run"
       echo "$commit" > "$here/$run/COMMIT"
       git add -A "$here/$run"

@@ -1,0 +1,11 @@
+# stronger: the 64-px generator trained 4x longer (20,000 iterations at batch 64; the shipped one had 5,000), on
+# imagenette-64-more with 100 photos a class held out to score CAS, EMA snapshots every 2,000 iterations.
+# From a checkout of the pinned commit (docs/runs/in-progress/carry.sh restore .worktrees/long64 gen64-long):
+#   nohup bash docs/runs/gen64-long/long64.sh >> logs/long64.log 2>&1 &
+# Rerunning it resumes from runs/gen64-long/work/checkpoint.pt. Settings: the cpu64 preset plus PILOT_CHOICE
+# (docs/runs/gen64-long/README.md).
+set -u
+export PYTHONPATH=$PWD
+exec .venv/bin/python experiments/pretrain_generator.py --preset cpu64 --dataset imagefolder:../shared/data/imagenette-64-more \
+  --iterations 20000 --checkpoint-every 500 --snapshot-every 2000 --no-progress \
+  --out runs/gen64-long/generator.pt --workdir runs/gen64-long/work
