@@ -104,7 +104,11 @@ PRESETS = {
     # qualities chosen on held-out training photos (docs/results.md, section 8)
     "quick64": Preset("convnet", 64, 4, 64, 0.01, 1_300_000, jpeg_quality=25, jpeg32_quality=50,
                       itgan=cpu_itgan(50, 40, storage_dtype="float16")),
-    # for tests and a first try: minutes on tiny data
+    # the first run, on the generated demo stream (--dataset demo) in about 2 minutes on 2 CPU cores: a narrow ConvNet
+    # trained long enough on 120 photos an experience to keep old classes with replay, a budget between the demo
+    # generator alone (451,390 bytes in float16) and its latents for every photo; short condensation (a time bound)
+    "demo": Preset("convnet", 32, 10, 32, 0.01, 600_000, itgan=cpu_itgan(30, 10, storage_dtype="float16")),
+    # for tests: seconds on tiny data
     "smoke": Preset("convnet", 8, 1, 16, 0.01, 1_200_000, itgan=ITGANReplayConfig(LatentRecipe(
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
         inversion=InversionConfig(steps=2), embedding_width=8))),
@@ -151,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="quick (10 classes in 5 experiences, 1.3 MB, 2 CPU cores), hundred (100 classes in 10 "
                         "experiences, 3.69 MB, 2 CPU cores), quick64 (quick for 64x64 photos, e.g. Imagenette), paper "
-                        "(GPU, the paper's settings), smoke (tests). "
-                        "Default: hundred for a stream of 100 or more classes (CIFAR-100), else quick")
+                        "(GPU, the paper's settings), demo (the first run, on --dataset demo), smoke (tests). "
+                        "Default: demo for --dataset demo, hundred for a stream of 100 or more classes (CIFAR-100), "
+                        "else quick")
     add_dataset_options(p, default="cifar100")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
@@ -225,7 +230,8 @@ class StreamRun:
 def stream_run_from_args(args: argparse.Namespace) -> StreamRun:
     """The run the options ask for; the preset, when not given, from the number of class folders (no photo is
     read before the options are checked). Raises UsageError (or DatasetError) for what cannot run."""
-    preset = args.preset or ("hundred" if count_classes(args.dataset) >= 100 else "quick")
+    preset = args.preset or ("demo" if args.dataset == "demo" else
+                             "hundred" if count_classes(args.dataset) >= 100 else "quick")
     try:
         settings = preset_from_args(args, PRESETS[preset])
     except ValueError as err:

@@ -180,7 +180,8 @@ def test_results_file_leaves_out_methods_of_other_settings_and_a_corrupt_method_
 
 @pytest.mark.parametrize("extra, message", [
     (["--methods", "itgan,replay"], "unknown method"),
-    (["--budget-bytes", "20000"], "below the generator"),
+    (["--budget-bytes", "20000"], "below the generator's 34,372 bytes in float32; raise the budget, store the generator "
+                                  "in fewer bits (--generator-dtype) or use a narrower generator"),  # the option, not the field
     (["--budget-bytes", "10000", "--methods", "exemplar"], "fewer than one exemplar"),
     (["--experiences", "3"], "cannot split"),
     (["--budget-bytes", "600", "--methods", "jpeg"], "leaves nothing beside the 623-byte JPEG header"),
