@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from experiments.cli import UsageError, add_dataset_options, code_version, require_at_least, save_figure
+from experiments.cli import HelpFormatter, UsageError, add_dataset_options, code_version, require_at_least, save_figure
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
@@ -27,7 +27,7 @@ from strategies.methods import GENERATOR_METHODS, METHODS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file (its bytes count against every budget)")
     p.add_argument("--budgets", type=int, nargs="+", required=True, help="memory budgets in bytes, one run each")

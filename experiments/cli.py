@@ -24,6 +24,17 @@ class UsageError(ValueError):
     """An option or combination of options cannot run; raised before any training."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The scripts' ``--help``: the description as written, and every option's default, unless its help says
+    it already (a "default" or "omitted" of its own) or it has none to show (unset, or a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if re.search(r"default|omitted", text, re.I) or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
     """``--dataset``, ``--data-root``, ``--image-size`` and ``--resize`` (read them with :func:`load_dataset_from_args`)."""
     p.add_argument("--dataset", required=default is None, default=default,

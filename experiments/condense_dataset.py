@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from experiments.cli import (add_config_options, add_dataset_options, add_recipe_options, config_from_args,
+from experiments.cli import (HelpFormatter, add_config_options, add_dataset_options, add_recipe_options, config_from_args,
                              load_dataset_from_args, recipe_from_args, require_at_least)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
@@ -37,7 +37,7 @@ STORAGE_OPTIONS = ("storage_dtype", "generator_dtype")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--generator", type=Path, required=True, help="generator file from experiments/pretrain_generator.py")
     add_dataset_options(p)
     p.add_argument("--out", type=Path, required=True, help="latent memory file written by rank 0")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, code_version, differences, load_dataset_from_args, require_at_least
+from experiments.cli import HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args, require_at_least
 from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -36,7 +36,7 @@ VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="float32 generator file")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="CAS seeds (latents, classifier init and order)")

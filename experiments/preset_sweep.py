@@ -18,13 +18,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import add_dataset_options, code_version, require_at_least
+from experiments.cli import HelpFormatter, add_dataset_options, code_version, require_at_least
 from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, preset_from_options, run
 from itgan_replay.memory.files import atomic_write_bytes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file")
     p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',

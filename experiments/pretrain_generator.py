@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
+from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
                              line_buffered_output)
 from itgan_replay.data import DatasetError, load_dataset, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
@@ -37,7 +37,7 @@ from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.files import atomic_write_bytes
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--out", required=True, type=Path, help="generator file to write, e.g. generators/NAME.pt")
     p.add_argument("--workdir", type=Path, help="checkpoint, samples and TensorBoard logs (default: OUT without .pt + '.work')")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import add_dataset_options, code_version, load_dataset_from_args, require_at_least, save_figure
+from experiments.cli import HelpFormatter, add_dataset_options, code_version, load_dataset_from_args, require_at_least, save_figure
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.nets import build_net, train_classifier
 from itgan_replay.condensation.recipe import build_latents
@@ -46,7 +46,7 @@ MEMORIES = (*LATENT_MEMORIES, "jpeg", "exemplar")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--feature-dataset", required=True,
                    help="photos the feature net trains on (not the stream's; e.g. the -more folder), same spec as --dataset")

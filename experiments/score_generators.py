@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.cli import UsageError, add_dataset_options, code_version, differences, load_dataset_from_args
+from experiments.cli import HelpFormatter, UsageError, add_dataset_options, code_version, differences, load_dataset_from_args
 from experiments.pretrain_generator import add_cas_options, cas_over_seeds
 from itgan_replay.data import DatasetError, normalize, split_validation
 from itgan_replay.gan.generator import FrozenGenerator
@@ -25,7 +25,7 @@ from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("generators", nargs="+", type=Path, help="generator files, or folders of them (*.pt)")
     add_dataset_options(p)
     p.add_argument("--validation-per-class", type=int, default=100,

@@ -15,6 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from experiments.cli import HelpFormatter
 from itgan_replay.memory.files import atomic_write_bytes
 
 FIELDS = ("final_average_accuracy", "final_average_forgetting")
@@ -43,7 +44,7 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("runs", type=Path, nargs="+", help="run folders of split_cifar100.py (each with results.json)")
     p.add_argument("--out", type=Path, required=True, help="JSON summary to write")
     args = p.parse_args(argv)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
+from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
                              config_from_args, differences, line_buffered_output, parser_options, recipe_from_args,
                              save_figure, with_option_names)
 from itgan_replay.condensation.condense import CondenseConfig
@@ -151,7 +151,7 @@ def preset_from_options(options: list[str], base: Preset) -> Preset:
 
 def build_parser() -> argparse.ArgumentParser:
     """The main job's command line: its own options and one per setting (see :func:`add_setting_options`)."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="quick (10 classes in 5 experiences, 1.3 MB, 2 CPU cores), hundred (100 classes in 10 "
                         "experiences, 3.69 MB, 2 CPU cores), quick64 (quick for 64x64 photos, e.g. Imagenette), paper "

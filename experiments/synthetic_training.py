@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import (add_dataset_options, add_recipe_options, code_version, load_dataset_from_args, recipe_from_args,
+from experiments.cli import (HelpFormatter, add_dataset_options, add_recipe_options, code_version, load_dataset_from_args, recipe_from_args,
                              require_at_least, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig, class_image_sets
 from itgan_replay.condensation.inversion import InversionConfig
@@ -43,7 +43,7 @@ MODIFIERS = ("random (re-split the latents at random every step), lamX (paired r
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file of this dataset")
     p.add_argument("--per-class", type=int, nargs="+", default=[10, 50], help="images (latents) per class")

@@ -467,6 +467,21 @@ def test_boolean_settings_are_flags_that_take_the_recorded_1_and_0_too():
     assert "(default: 0)" in help_text and "200 (quick)" in help_text  # every default shown, each preset's
 
 
+@pytest.mark.parametrize("script", ["split_cifar100", "pretrain_generator", "score_generators", "budget_sweep",
+                                    "condense_dataset", "generator_dtype", "preset_sweep", "privacy_report",
+                                    "synthetic_training"])
+def test_every_option_with_a_default_shows_it_in_help(script, capsys):
+    import importlib
+
+    module = importlib.import_module(f"experiments.{script}")
+    with pytest.raises(SystemExit):
+        module.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    shown = [piece for piece in text.split(" --") if piece.startswith("data-root")]
+    assert shown and "(default: data)" in shown[-1]  # an option that says nothing of its default gets it appended
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--validation-per-class", "-3"], "--validation-per-class must be 0 or more, got -3"),
     (["--model", "bogus"], "--model must be one of convnet, resnet18; got 'bogus'"),
