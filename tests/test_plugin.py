@@ -225,32 +225,46 @@ def test_renormalize_maps_one_normalisation_onto_another_by_hand():
 
 
 @pytest.mark.parametrize("method", ["itgan", "gan-fresh"])
-def test_generator_methods_condense_and_replay_in_the_streams_normalisation(method):
-    """A stream normalised with its own statistics gets the same latents and the same replayed images, mapped
-    into its space, as a stream normalised with the generator's."""
+def test_generator_methods_condense_and_replay_in_the_streams_normalisation(method, monkeypatch):
+    """A stream normalised with its own statistics: condensation gets the same images, in the generator's space, as
+    from a stream normalised with the generator's, and every replayed image is the generator's, mapped into the
+    stream's space."""
+    from types import SimpleNamespace
+
     from itgan_replay.data import renormalize
+    from strategies import itgan_plugin
     from strategies.methods import build_method
 
     generator = tiny_generator()
     own = ((0.45, 0.5, 0.55), (0.3, 0.2, 0.25))
     as_generator = (generator.mean_values, generator.std_values)
-    runs = {}
+    condensed, real_build = {}, itgan_plugin.build_latents
+
+    def spy(generator, images, *args, **kwargs):
+        condensed.setdefault(stats, []).append(images)
+        return real_build(generator, images, *args, **kwargs)
+
+    monkeypatch.setattr(itgan_plugin, "build_latents", spy)
     for stats in (as_generator, own):
         data = tiny_benchmark_data().with_stats(*stats)  # the same uint8 images, normalised with ``stats``
         benchmark = class_incremental_stream(data, data, 2, [2, 0, 3, 1])
         [plugin] = build_method(method, 10**6, 4, generator, plugin_config(), 6, image_stats=stats)
-        replayed = []
-
-        class Replayed(Spy):
-            def before_backward(self, strategy, **kwargs):
-                if len(strategy.mb_x) > 8:
-                    replayed.append(strategy.mb_x[8:].clone())
-
-        run(plugin, benchmark, Replayed())
-        runs[stats] = plugin, torch.cat(replayed)
-    (plugin_g, replay_g), (plugin_s, replay_s) = runs[as_generator], runs[own]
-    assert len(replay_s) == 18 and torch.allclose(renormalize(replay_g, as_generator, own), replay_s, atol=1e-5)
-    assert not torch.allclose(replay_g, replay_s, atol=1e-2)  # the two spaces differ
+        run(plugin, benchmark, Spy())
+        # one replay batch by hand, beside the generator's own images for the same random draws
+        batch = SimpleNamespace(mbatch=[torch.zeros(0, 3, 32, 32), torch.zeros(0, dtype=torch.long)], train_mb_size=6,
+                                device="cpu")
+        plugin._rng.manual_seed(5)
+        plugin.before_forward(batch)
+        plugin._rng.manual_seed(5)
+        if method == "itgan":
+            expected, _ = plugin.memory.sample(6, "cpu", rng=plugin._rng)
+        else:  # the plugin's draw: a class offset, then fresh latents
+            seen = torch.tensor(plugin.seen)
+            offset = int(torch.randint(len(seen), (1,), generator=plugin._rng))
+            z = torch.randn(6, generator.config.z_dim, generator=plugin._rng)
+            expected = plugin.generator.generate(z, seen[(torch.arange(6) + offset) % len(seen)])
+        assert torch.allclose(batch.mbatch[0], renormalize(expected, as_generator, stats), atol=1e-5)
+        assert stats == as_generator or not torch.allclose(batch.mbatch[0], expected, atol=1e-2)  # the spaces differ
     if method == "itgan":
-        for c, z in plugin_g.memory.latents.items():
-            assert torch.allclose(z, plugin_s.memory.latents[c], atol=1e-4)
+        for a, b in zip(condensed[as_generator], condensed[own], strict=True):
+            assert torch.allclose(a, b, atol=1e-5)
