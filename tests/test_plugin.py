@@ -268,3 +268,11 @@ def test_generator_methods_condense_and_replay_in_the_streams_normalisation(meth
     if method == "itgan":
         for a, b in zip(condensed[as_generator], condensed[own], strict=True):
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_condensation_progress_bar_counts_iterations_against_a_total_on_stderr(capsys):
+    plugin = ITGANReplayPlugin(tiny_generator(), plugin_config(latents_per_class=2, progress=True))
+    data = tiny_benchmark_data()
+    plugin.add_classes(data.normalize(data.images), data.labels, [0, 1], experience=1)
+    err = capsys.readouterr().err
+    assert "condense experience 2 (2 classes)" in err and "3/3" in err  # 3 condensation iterations, with their total
