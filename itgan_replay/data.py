@@ -258,7 +258,7 @@ def load_dataset(spec: str, data_root: str | Path = "data", image_size: int | No
             train, test = (_resized(d, image_size) for d in (train, test))
     elif spec in ("demo", "demo-more"):
         if image_size not in (None, 32):
-            raise DatasetError(f"the demo photos are 32x32; leave out --image-size")
+            raise DatasetError("the demo photos are 32x32; leave out --image-size")
         train, test = demo_images(DEMO_SIZES["train"], DEMO_SEEDS[spec]), demo_images(DEMO_SIZES["test"], DEMO_SEEDS["test"])
     elif spec.startswith("imagefolder:"):
         root = Path(spec.split(":", 1)[1])
