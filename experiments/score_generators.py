@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.cli import HelpFormatter, UsageError, add_dataset_options, code_version, differences, load_dataset_from_args
+from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, code_version, differences, load_dataset_from_args,
+                             require_at_least)
 from experiments.pretrain_generator import add_cas_options, cas_over_seeds
 from itgan_replay.data import DatasetError, normalize, split_validation
 from itgan_replay.gan.generator import FrozenGenerator
@@ -55,11 +56,10 @@ def generator_files(paths: list[Path]) -> list[Path]:
 
 def score(args: argparse.Namespace) -> dict:
     """Score every generator of ``args`` not yet in ``args.out``; return the file's contents."""
-    for name in ("cas_per_class", "cas_epochs", "cas_seeds"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(args, name)}")
-    if args.validation_per_class < 0:
-        raise UsageError(f"--validation-per-class must be 0 or more, got {args.validation_per_class}")
+    try:
+        require_at_least(args, {"cas_per_class": 1, "cas_epochs": 1, "cas_seeds": 1, "validation_per_class": 0})
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     files = generator_files(args.generators)
     settings = {"dataset": args.dataset, "validation_per_class": args.validation_per_class,
                 "cas_per_class": args.cas_per_class, "cas_epochs": args.cas_epochs, "cas_seeds": args.cas_seeds,
