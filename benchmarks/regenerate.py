@@ -2,6 +2,10 @@
 forward of the same weights.
 
     python benchmarks/regenerate.py [--widths 8 64] [--variants ...] [--chunk 200] [--seconds 5] [--repeats 3]
+                                    [--conditioning shared|class]
+
+``--conditioning class`` times the architecture of the IT-GAN authors' generators (per-norm class embeddings,
+spectral norm from a stored vector; ``experiments/import_generator.py``) instead of this project's own.
 
 Every (width, variant) measurement runs in its own process, so that its peak memory is its own;
 the variants of a width alternate ``--repeats`` times and the table gives the median, so a load
@@ -21,14 +25,14 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import child_json, macs_per_image, matmul_gflops, peak_rss_mib, report
-from itgan_replay.gan.generator import FrozenGenerator, Generator, GeneratorConfig
+from itgan_replay.gan.generator import CONDITIONINGS, FrozenGenerator, Generator, GeneratorConfig
 
 VARIANTS = ("plain-fp32", "frozen-fp32", "frozen-bf16")
 
 
-def measure(width: int, variant: str, chunk: int, seconds: float, device: str) -> dict:
+def measure(width: int, variant: str, chunk: int, seconds: float, device: str, conditioning: str) -> dict:
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(n_classes=10, ch=width))
+    g = Generator(GeneratorConfig(n_classes=10, ch=width, conditioning=conditioning))
     if variant == "plain-fp32":
         net = g.eval().to(device)
         run = lambda z, y: net(z.to(device), y.to(device))  # noqa: E731
@@ -49,7 +53,7 @@ def measure(width: int, variant: str, chunk: int, seconds: float, device: str) -
         elapsed = time.perf_counter() - start
     macs = macs_per_image(g.eval(), z[:8], y[:8])
     effective, peak = 2 * macs * done / elapsed / 1e9, matmul_gflops(device)
-    return {"width": width, "variant": variant, "images_per_s": done / elapsed, "peak_rss_mib": peak_rss_mib(),
+    return {"width": width, "variant": variant, "conditioning": conditioning, "images_per_s": done / elapsed, "peak_rss_mib": peak_rss_mib(),
             "rss_growth_mib": peak_rss_mib() - rss_before, "macs_per_image": macs,
             "effective_gflops": effective, "matmul_gflops": peak, "share_of_peak": effective / peak,
             "params": sum(p.numel() for p in g.parameters()),
@@ -61,6 +65,8 @@ def main() -> None:
     p.add_argument("--widths", type=int, nargs="+", default=[8, 64], help="generator channel widths (ch; 8: the cpu preset)")
     p.add_argument("--variants", nargs="+", default=["plain-fp32", "frozen-fp32"], choices=VARIANTS,
                    help="what to time (bf16 is slow on CPUs without bf16 instructions: time it with a smaller --chunk)")
+    p.add_argument("--conditioning", default="shared", choices=CONDITIONINGS,
+                   help="the architecture: shared (this project's generators) or class (the IT-GAN authors', imported)")
     p.add_argument("--chunk", type=int, default=200, help="images per forward pass (FrozenGenerator chunk size)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads of each measurement (1: steadier on a loaded machine)")
     p.add_argument("--repeats", type=int, default=3, help="alternating measurements of every variant (median reported)")
@@ -71,7 +77,7 @@ def main() -> None:
     args = p.parse_args()
     if args.one:
         torch.set_num_threads(args.threads)
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.chunk, args.seconds, args.device)))
+        print(json.dumps(measure(int(args.one[0]), args.one[1], args.chunk, args.seconds, args.device, args.conditioning)))
         return
     rows = []
     for width in args.widths:
@@ -79,7 +85,8 @@ def main() -> None:
         for _ in range(args.repeats):
             for variant in args.variants:
                 cmd = [sys.executable, __file__, "--one", str(width), variant, "--chunk", str(args.chunk),
-                       "--seconds", str(args.seconds), "--device", args.device, "--threads", str(args.threads)]
+                       "--seconds", str(args.seconds), "--device", args.device, "--threads", str(args.threads),
+                       "--conditioning", args.conditioning]
                 runs[variant].append(child_json(cmd, f"the measurement of width {width} {variant}"))
                 print(f"  width {width} {variant}: {runs[variant][-1]['images_per_s']:.1f} images/s", flush=True)
         for variant, measured in runs.items():
@@ -89,10 +96,10 @@ def main() -> None:
         plain = next((r for r in rows if r["width"] == width and r["variant"] == "plain-fp32"), None)
         for row in rows[-len(runs):]:
             row["speed_vs_plain"] = row["images_per_s"] / plain["images_per_s"] if plain else None
-    report(rows, ["width", "variant", "params", "macs_per_image", "images_per_s", "speed_vs_plain", "share_of_peak",
+    report(rows, ["width", "conditioning", "variant", "params", "macs_per_image", "images_per_s", "speed_vs_plain", "share_of_peak",
                   "peak_rss_mib"], args.out,
            {"chunk": args.chunk, "device": args.device, "seconds": args.seconds, "repeats": args.repeats,
-            "threads": args.threads})
+            "threads": args.threads, "conditioning": args.conditioning})
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ class ITGANReplayPlugin(SupervisedPlugin):
         image_stats: the stream's normalisation (mean, std): the experiences' images are in this space, and
             replayed images are mapped into it, whatever the generator's own statistics (by default the
             generator's ``mean_values`` and ``std_values``: a stream normalised as the generator was).
+        prepared: latents made in advance, of this generator and storage (e.g. the IT-GAN authors' latents,
+            ``experiments/import_latents.py``): when an experience ends, each of its new classes takes its first
+            latents from here instead of being condensed, so no class is replayed before its experience. A new
+            class that ``prepared`` lacks is an error.
 
     Condensation and replay both use ``memory.generator``: the generator rounded to
     ``config.generator_dtype``, as the memory stores and counts it.
@@ -114,17 +118,22 @@ class ITGANReplayPlugin(SupervisedPlugin):
 
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None,
-                 inversion_store: str | os.PathLike | None = None, image_stats: ImageStats | None = None) -> None:
+                 inversion_store: str | os.PathLike | None = None, image_stats: ImageStats | None = None,
+                 prepared: LatentMemory | None = None) -> None:
         super().__init__()
         config.check_size()
         self.config = config
         self.memory = memory or LatentMemory(generator, config.storage_dtype,
                                              GENERATOR_STORAGE_DTYPES[config.generator_dtype])
-        stored = self.memory.generator
-        if stored.fingerprint != generator.fingerprint or stored.storage_dtype != GENERATOR_STORAGE_DTYPES[config.generator_dtype]:
-            raise ValueError(f"the memory holds generator {stored.fingerprint[:12]}… stored as {stored.storage_dtype}, not "
-                             f"{generator.fingerprint[:12]}… as {config.generator_dtype}; load it with this generator and setting")
-        self.generator = stored
+        for held in (self.memory, prepared):
+            stored = held.generator if held is not None else None
+            if stored is not None and (stored.fingerprint != generator.fingerprint or held.storage_dtype != config.storage_dtype
+                                       or stored.storage_dtype != GENERATOR_STORAGE_DTYPES[config.generator_dtype]):
+                raise ValueError(f"a memory holds generator {stored.fingerprint[:12]}… stored as {stored.storage_dtype} with "
+                                 f"{held.storage_dtype} latents, not {generator.fingerprint[:12]}… as {config.generator_dtype} "
+                                 f"with {config.storage_dtype} latents; load it with this generator and settings")
+        self.generator = self.memory.generator
+        self.prepared = prepared
         self.generator_stats: ImageStats = (generator.mean_values, generator.std_values)
         self.image_stats: ImageStats = image_stats or self.generator_stats
         if config.budget_bytes is not None:
@@ -192,9 +201,12 @@ class ITGANReplayPlugin(SupervisedPlugin):
         Condensation compares them with generated images in the generator's own normalisation."""
         if not classes:
             return
-        images = renormalize(images, self.image_stats, self.generator_stats)
         cfg = self.config
         per_class = self._latents_per_class(len(classes))
+        if self.prepared is not None:
+            self._add_prepared(classes, per_class, experience)
+            return
+        images = renormalize(images, self.image_stats, self.generator_stats)
         with tqdm(total=cfg.recipe.condense.iterations, disable=not cfg.progress, leave=False, unit="it",
                   desc=f"condense experience {experience + 1} ({len(classes)} classes)") as bar:  # jobs step together
             built = build_latents(self.generator, images, labels, classes, per_class, cfg.recipe,
@@ -209,5 +221,17 @@ class ITGANReplayPlugin(SupervisedPlugin):
                                    "latents": len(built.latents[c])})
         for c in classes:
             self.memory.add(c, built.latents[c])
-        if cfg.budget_bytes is not None:
-            self.memory.shrink_to(cfg.budget_bytes)
+        self._fit_budget()
+
+    def _add_prepared(self, classes: list[int], per_class: int, experience: int) -> None:
+        """Store the first ``per_class`` prepared latents of each of ``classes``."""
+        if missing := [c for c in classes if c not in self.prepared.classes]:
+            raise ValueError(f"classes {missing} of experience {experience + 1} have no prepared latents; import them too")
+        for c in classes:
+            stored = self.memory.add_from(self.prepared, c, per_class)
+            self.condensed.append({"experience": experience, "class": c, "real_images": 0, "latents": stored})
+        self._fit_budget()
+
+    def _fit_budget(self) -> None:
+        if self.config.budget_bytes is not None:
+            self.memory.shrink_to(self.config.budget_bytes)

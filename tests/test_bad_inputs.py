@@ -21,6 +21,8 @@ REQUIRED = {  # what each script needs beside the row's options: the small strea
     "budget_sweep": ["--dataset", "{dataset}", "--generator", "{generator}", "--out-dir", "{out}"],
     "preset_sweep": ["--dataset", "{dataset}", "--generator", "{generator}", "--setting", "a="],
     "generator_dtype": ["--dataset", "{dataset}", "--generator", "{generator}", "--out", "{out}"],
+    "import_generator": [],
+    "import_latents": [],
 }
 
 

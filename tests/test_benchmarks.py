@@ -75,8 +75,12 @@ def test_gpu_check_script_runs_every_step_in_its_cpu_dry_run(tmp_path):
     env = {**os.environ, "CHECK_DEVICE": "cpu", "QUICK": "1", "OUT_DIR": str(tmp_path), "PYTHON": sys.executable}
     subprocess.run(["bash", str(BENCH / "gpu_check.sh")], check=True, capture_output=True, env=env)
     written = {p.name: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
-    assert set(written) == {"device.json", "regenerate.json", "condense_vs_dm.json", "replay_overhead.json", "pretrain_step.json"}
-    assert {r["variant"] for r in written["regenerate.json"]["rows"]} == {"plain-fp32", "frozen-fp32", "frozen-bf16"}
+    assert set(written) == {"device.json", "regenerate.json", "regenerate_imported.json", "condense_vs_dm.json",
+                            "replay_overhead.json", "pretrain_step.json"}
+    for name, conditioning in (("regenerate.json", "shared"), ("regenerate_imported.json", "class")):
+        rows = written[name]["rows"]
+        assert {r["variant"] for r in rows} == {"plain-fp32", "frozen-fp32", "frozen-bf16"}
+        assert {r["conditioning"] for r in rows} == {conditioning}
     assert {r["variant"] for r in written["pretrain_step.json"]["rows"]} == {"current", "current-amp"}
 
 

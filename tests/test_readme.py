@@ -3,7 +3,10 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
+from itgan_replay import LatentMemory
+from itgan_replay.gan.biggan import CIFAR10_CLASSES, generator_from_biggan
 from conftest import tiny_generator, write_image_folder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -16,7 +19,16 @@ def small_values(tmp_path: Path) -> dict[str, str]:
     file of the same format as a pretrained one, few experiences, epochs and condensation steps."""
     data = write_image_folder(tmp_path / "photos", ["a", "b", "c", "d"], n_train=12, n_test=4)
     tiny_generator().save(tmp_path / "generator.pt", extra={"dataset": "imagefolder:other-photos"})
+    biggan = torch.load(Path(__file__).parent / "data/biggan/g4-c10.pt", weights_only=True)["state_dict"]
+    imported = generator_from_biggan(biggan, CIFAR10_CLASSES, (0.5,) * 3, (0.5,) * 3)  # as import_generator.py makes it
+    imported.save(tmp_path / "imported.pt")
+    latents = LatentMemory(imported, "float16", torch.float16)  # as import_latents.py makes it
+    for c in range(10):
+        latents.add(c, torch.randn(12, 128))
+    latents.save(tmp_path / "imported-latents.pt")
     return {"DATASET": repr(f"imagefolder:{data}"), "GENERATOR": repr(str(tmp_path / "generator.pt")),
+            "IMPORTED_GENERATOR": repr(str(tmp_path / "imported.pt")),
+            "IMPORTED_LATENTS": repr(str(tmp_path / "imported-latents.pt")),
             "MEMORY": repr(str(tmp_path / "memory.pt")), "EXPERIENCES": "2", "EPOCHS": "1", "BUDGET": "3_686_400",
             "RECIPE": "LatentRecipe(condense=CondenseConfig(iterations=2, subset_size=4, real_batch=8), "
                       "inversion=InversionConfig(steps=2), embedding_width=8)"}

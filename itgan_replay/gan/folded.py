@@ -5,7 +5,8 @@ Three exact rewrites (equal up to float rounding, checked to 1e-5 by the tests):
 
 - **Batch norm folded.** In eval mode every conditional batch norm is ``x * a + b`` with ``a`` and
   ``b`` affine in the conditioning vector, so the gains and biases of all blocks come from one
-  matrix product per batch; the unconditional output norm is a constant scale and shift.
+  matrix product per batch (with per-class embeddings, the ``class`` conditioning: one row of a
+  per-class table); the unconditional output norm is a constant scale and shift.
 - **Up-sampling conv as one transposed conv.** A 3x3 conv of a 2x nearest-up-sampled map sees only
   2x2 distinct input pixels per output pixel, so it is a stride-2 transposed conv with 4x4 kernels
   at the input resolution (16 instead of 36 multiply-adds per input pixel and channel pair). Its
@@ -42,7 +43,7 @@ class FoldedGenerator(nn.Module):
         super().__init__()
         cfg = net.config
         self.bottom_width = cfg.bottom_width
-        self.shared = nn.Embedding.from_pretrained(net.shared.weight.detach().clone())
+        self.shared = None if net.shared is None else nn.Embedding.from_pretrained(net.shared.weight.detach().clone())
         self.linear = nn.Linear(cfg.z_dim, net.linear.out_features)
         self.linear.load_state_dict(net.linear.state_dict())
         maps, shifts, self.widths = [], [], []
@@ -57,8 +58,11 @@ class FoldedGenerator(nn.Module):
             self.up_kernels.append(nn.Parameter(kernels, requires_grad=False))
             self.convs.append(self._copy(block.conv2))
             self.shortcuts.append(self._copy(block.shortcut))
-        self.register_buffer("cond_map", torch.cat(maps, 1).float())  # (cond_dim, sum of 2 * widths)
-        self.register_buffer("cond_shift", torch.cat(shifts).float())
+        cond_map, cond_shift = torch.cat(maps, 1), torch.cat(shifts)  # (cond_dim, sum of 2 * widths), (sum of 2 * widths)
+        if self.shared is None:  # the conditioning is the class's one-hot vector: one row per class, shift included
+            cond_map, cond_shift = cond_map + cond_shift, torch.zeros_like(cond_shift)
+        self.register_buffer("cond_map", cond_map.float())
+        self.register_buffer("cond_shift", cond_shift.float())
         out_bn = net.out_bn
         scale = torch.rsqrt(out_bn.running_var.double() + out_bn.eps)
         shift = -out_bn.running_mean.double() * scale
@@ -77,16 +81,22 @@ class FoldedGenerator(nn.Module):
 
     @staticmethod
     def _affine(cbn: nn.Module, bias_before: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(M, v)`` with ``[a | b] = cond @ M + v``: the norm of ``x + bias_before`` is ``x * a + b``."""
+        """``(M, v)`` with ``[a | b] = cond @ M + v``: the norm of ``x + bias_before`` is ``x * a + b``
+        (``cond``: the conditioning vector, or the class's one-hot vector for class embeddings)."""
         bn = cbn.bn
         inv = torch.rsqrt(bn.running_var.double() + bn.eps)
-        w_gain, w_bias = cbn.gain.weight.detach().double().t() * inv, cbn.bias.weight.detach().double().t()
+        by_class = isinstance(cbn.gain, nn.Embedding)  # its weight is (n_classes, channels), a linear map's the transpose
+        w_gain, w_bias = (m.weight.detach().double() if by_class else m.weight.detach().double().t() for m in (cbn.gain, cbn.bias))
+        w_gain = w_gain * inv
         shift = bn.running_mean.double() - (bias_before.detach().double() if bias_before is not None else 0)
         return torch.cat([w_gain, w_bias - w_gain * shift], 1), torch.cat([inv, -inv * shift])
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        cond = torch.cat([z, self.shared(y).to(z.dtype)], 1)
-        scales = torch.addmm(self.cond_shift, cond, self.cond_map).split([w for w in self.widths for _ in (0, 1)], 1)
+        if self.shared is None:
+            scales = self.cond_map[y].to(z.dtype)
+        else:
+            scales = torch.addmm(self.cond_shift, torch.cat([z, self.shared(y).to(z.dtype)], 1), self.cond_map)
+        scales = scales.split([w for w in self.widths for _ in (0, 1)], 1)
         h = self.linear(z).view(len(z), -1, self.bottom_width, self.bottom_width)
         h = h.contiguous(memory_format=torch.channels_last)
         for k, (kernels, conv, shortcut) in enumerate(zip(self.up_kernels, self.convs, self.shortcuts)):

@@ -29,9 +29,16 @@ GENERATOR_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, 
 (a float16 scale per channel) and stores the rest (biases, norms' parameters and statistics) in float16."""
 
 
+CONDITIONINGS = ("shared", "class")
+"""How a :class:`Generator` conditions its batch norms. ``shared``: this project's own, the latent and a shared
+class embedding (``shared_dim``) through spectral-normed linear maps. ``class``: each norm has its own class
+embeddings for gain and bias (BigGAN-CIFAR with ``G_shared=False``, the IT-GAN authors' generators), and spectral
+norm divides by one power iteration from a stored vector (:class:`StoredVectorSpectralNorm`)."""
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Architecture of a :class:`Generator` (paper CIFAR setting: ``ch=64``)."""
+    """Architecture of a :class:`Generator` (paper CIFAR setting: ``ch=64``; ``conditioning``: :data:`CONDITIONINGS`)."""
 
     n_classes: int
     ch: int = 64
@@ -39,8 +46,11 @@ class GeneratorConfig:
     shared_dim: int = 128
     bottom_width: int = 4
     img_size: int = 32
+    conditioning: str = "shared"
 
     def __post_init__(self) -> None:
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {list(CONDITIONINGS)}, got {self.conditioning!r}")
         if self.n_classes < 1:
             raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
         if self.ch < 1 or self.z_dim < 1 or self.shared_dim < 1:
@@ -61,16 +71,47 @@ class GeneratorConfig:
         return [max(4 * self.ch >> max(0, i - 2), self.ch // 2, 1) for i in range(self.n_blocks)]
 
 
-class ConditionalBatchNorm2d(nn.Module):
-    """Batch norm whose gain and bias are linear functions of a conditioning vector."""
+class StoredVectorSpectralNorm(nn.Module):
+    """Spectral norm as BigGAN-PyTorch computes it in eval mode: the weight divided by the singular value
+    that one power iteration from the stored left vector ``u`` (1, out) estimates; ``u`` is never updated
+    (the variant serves imported, frozen generators)."""
 
-    def __init__(self, channels: int, cond_dim: int) -> None:
+    def __init__(self, out_features: int, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("u", torch.randn(1, out_features))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        matrix = weight.flatten(1)
+        with torch.no_grad():
+            v = F.normalize(self.u @ matrix, dim=1, eps=self.eps)
+            u = F.normalize(v @ matrix.t(), dim=1, eps=self.eps)
+        return weight / (v @ matrix.t() @ u.t()).squeeze()
+
+
+def _spectral_norm(module: nn.Module, conditioning: str) -> nn.Module:
+    """``module`` with the spectral norm of ``conditioning``'s architecture (see :data:`CONDITIONINGS`)."""
+    if conditioning == "shared":
+        return spectral_norm(module)
+    parametrize.register_parametrization(module, "weight", StoredVectorSpectralNorm(module.weight.shape[0]))
+    return module
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose gain and bias depend on the class: linear maps of a conditioning vector
+    (``cond_dim``), or the class's own embeddings (``n_classes``: the ``class`` conditioning)."""
+
+    def __init__(self, channels: int, cond_dim: int | None = None, n_classes: int | None = None) -> None:
         super().__init__()
         self.bn = nn.BatchNorm2d(channels, affine=False)
-        self.gain = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
-        self.bias = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+        if n_classes is not None:
+            self.gain, self.bias = nn.Embedding(n_classes, channels), nn.Embedding(n_classes, channels)
+        else:
+            self.gain = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+            self.bias = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``cond``: the conditioning vectors (N, cond_dim), or the labels (N,) with class embeddings."""
         gain = 1 + self.gain(cond)[:, :, None, None]
         bias = self.bias(cond)[:, :, None, None]
         return self.bn(x) * gain + bias
@@ -79,13 +120,16 @@ class ConditionalBatchNorm2d(nn.Module):
 class GBlock(nn.Module):
     """Residual up-sampling block: CBN-ReLU-up-conv-CBN-ReLU-conv plus a 1x1 shortcut."""
 
-    def __init__(self, in_ch: int, out_ch: int, cond_dim: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, config: GeneratorConfig) -> None:
         super().__init__()
-        self.bn1 = ConditionalBatchNorm2d(in_ch, cond_dim)
-        self.conv1 = spectral_norm(nn.Conv2d(in_ch, out_ch, 3, padding=1))
-        self.bn2 = ConditionalBatchNorm2d(out_ch, cond_dim)
-        self.conv2 = spectral_norm(nn.Conv2d(out_ch, out_ch, 3, padding=1))
-        self.shortcut = spectral_norm(nn.Conv2d(in_ch, out_ch, 1))
+        per_class = config.conditioning == "class"
+        norm = dict(n_classes=config.n_classes) if per_class else dict(cond_dim=config.z_dim + config.shared_dim)
+        sn = lambda m: _spectral_norm(m, config.conditioning)  # noqa: E731
+        self.bn1 = ConditionalBatchNorm2d(in_ch, **norm)
+        self.conv1 = sn(nn.Conv2d(in_ch, out_ch, 3, padding=1))
+        self.bn2 = ConditionalBatchNorm2d(out_ch, **norm)
+        self.conv2 = sn(nn.Conv2d(out_ch, out_ch, 3, padding=1))
+        self.shortcut = sn(nn.Conv2d(in_ch, out_ch, 1))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
@@ -100,15 +144,14 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         width, widths = 4 * config.ch, config.block_widths
-        cond_dim = config.z_dim + config.shared_dim
-        self.shared = nn.Embedding(config.n_classes, config.shared_dim)
-        self.linear = spectral_norm(nn.Linear(config.z_dim, width * config.bottom_width**2))
-        self.blocks = nn.ModuleList(GBlock(c_in, c_out, cond_dim) for c_in, c_out in zip([width] + widths, widths))
+        self.shared = nn.Embedding(config.n_classes, config.shared_dim) if config.conditioning == "shared" else None
+        self.linear = _spectral_norm(nn.Linear(config.z_dim, width * config.bottom_width**2), config.conditioning)
+        self.blocks = nn.ModuleList(GBlock(c_in, c_out, config) for c_in, c_out in zip([width] + widths, widths))
         self.out_bn = nn.BatchNorm2d(widths[-1])
-        self.out_conv = spectral_norm(nn.Conv2d(widths[-1], 3, 3, padding=1))
+        self.out_conv = _spectral_norm(nn.Conv2d(widths[-1], 3, 3, padding=1), config.conditioning)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        cond = torch.cat([z, self.shared(y).to(z.dtype)], dim=1)
+        cond = y if self.shared is None else torch.cat([z, self.shared(y).to(z.dtype)], dim=1)
         h = self.linear(z).view(z.shape[0], -1, self.config.bottom_width, self.config.bottom_width)
         for block in self.blocks:
             h = block(h, cond)
@@ -116,8 +159,10 @@ class Generator(nn.Module):
 
 
 def fingerprint(config: GeneratorConfig, state_dict: dict[str, torch.Tensor], mean: Sequence[float], std: Sequence[float]) -> str:
-    """A stable sha256 over the architecture, every weight and buffer, and the normalisation."""
-    header = json.dumps({"config": asdict(config), "mean": list(mean), "std": list(std)}, sort_keys=True).encode()
+    """A stable sha256 over the architecture, every weight and buffer, and the normalisation (the default
+    ``shared`` conditioning is left out of the architecture, so fingerprints from before the field stay valid)."""
+    architecture = {k: v for k, v in asdict(config).items() if (k, v) != ("conditioning", "shared")}
+    header = json.dumps({"config": architecture, "mean": list(mean), "std": list(std)}, sort_keys=True).encode()
     return state_fingerprint(state_dict, header)
 
 

@@ -79,6 +79,17 @@ class LatentMemory:
             raise ValueError(f"latents must have shape (n, {self.generator.config.z_dim}), got {tuple(latents.shape)}")
         self.stored[int(label)] = self.codec.encode(latents)
 
+    def add_from(self, other: "LatentMemory", label: int, n: int) -> int:
+        """Store the first ``n`` latents of ``label`` in ``other`` (a memory of the same generator and storage),
+        exactly as stored there, for a class that is not in memory yet; return how many were stored."""
+        if (other.generator.fingerprint, other.generator.storage_dtype, other.storage_dtype) != (
+                self.generator.fingerprint, self.generator.storage_dtype, self.storage_dtype):
+            raise ValueError("the other memory has another generator or storage; its latents cannot be copied as stored")
+        if label in self.stored:
+            raise ValueError(f"class {label} is already in memory; classes are stored once")
+        self.stored[int(label)] = stored_rows(other.stored[label], slice(0, n))
+        return self._count(label)
+
     @property
     def condense_codec(self) -> LatentCodec | None:
         """The ``codec`` to condense this memory's latents with (``None`` for float32, stored as they are)."""
