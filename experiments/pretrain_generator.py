@@ -30,7 +30,7 @@ import torch
 
 from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
                              line_buffered_output)
-from itgan_replay.data import DatasetError, load_dataset, split_validation
+from itgan_replay.data import DatasetError, load_dataset, split_share, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training photos per class held out (a draw seeded 0) to score the generator's CAS honestly "
                         "beside the test photos; 0 trains on all of them and scores on the test photos alone "
                         "(default: %(default)s)")
+    p.add_argument("--share", type=float, default=1.0,
+                   help="train on this seeded share of each class's training photos (a draw seeded 0; the main job's "
+                        "--pretrain-share builds its stream from the rest); 1: all of them")
     add_cas_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_options(p, PretrainConfig, presets=PRESETS)
@@ -74,10 +77,13 @@ class PretrainRun:
     data_root: str = "data"
     image_size: int | None = None
     resize: bool = False
+    share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.validation_per_class < 0:
             raise UsageError(f"--validation-per-class must be 0 or more, got {self.validation_per_class}")
+        if not 0 < self.share <= 1:
+            raise UsageError(f"--share must lie in (0, 1], got {self.share}")
         for name in ("cas_per_class", "cas_epochs", "cas_seeds"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(self, name)}")
@@ -122,6 +128,8 @@ def pretrain(job: PretrainRun) -> dict:
         KeyboardInterrupt: Ctrl-C or SIGTERM, after a checkpoint is written.
     """
     train, test = load_dataset(job.dataset, job.data_root, job.image_size, job.resize)
+    if job.share < 1:
+        train, _ = split_share(train, job.share, seed=0)
     validation = None
     if job.validation_per_class:
         train, validation = split_validation(train, job.validation_per_class, seed=0)
@@ -131,7 +139,8 @@ def pretrain(job: PretrainRun) -> dict:
     try:
         trainer = GANTrainer(train.images, train.labels, train.class_names, train.mean, train.std, config, workdir,
                              SummaryWriter(str(workdir / "tensorboard")), job.device,
-                             about={"dataset": job.dataset, "validation_per_class": job.validation_per_class})
+                             about={"dataset": job.dataset, "validation_per_class": job.validation_per_class,
+                                    "share": job.share})
         if trainer.checkpoint_path.exists():
             trainer.load_checkpoint()
             print(f"resuming {trainer.checkpoint_path} at iteration {trainer.iteration} of {config.iterations}", flush=True)
@@ -161,7 +170,8 @@ def pretrain(job: PretrainRun) -> dict:
               "cas": scores["trained"]["test"]["mean"], "cas_random_init": scores["random_init"]["test"]["mean"],
               "cas_validation": scores["trained"].get("validation", {}).get("mean"),
               "cas_validation_random_init": scores["random_init"].get("validation", {}).get("mean"),
-              "cas_scores": scores, "validation_per_class": job.validation_per_class, "n_train": len(train),
+              "cas_scores": scores, "validation_per_class": job.validation_per_class, "share": job.share,
+              "n_train": len(train),
               "cas_per_class": job.cas_per_class, "cas_epochs": job.cas_epochs, "cas_seeds": job.cas_seeds,
               "n_test": len(test), "fingerprint": generator.fingerprint,
               "code": code_version()}  # the commit of the last stretch, where the run resumed
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         job = PretrainRun(args.dataset, args.out, config_from_args(args, PRESETS[args.preset]), args.preset, args.workdir,
                           args.device, args.validation_per_class, args.cas_per_class, args.cas_epochs, args.cas_seeds,
-                          not args.no_progress, args.data_root, args.image_size, args.resize)
+                          not args.no_progress, args.data_root, args.image_size, args.resize, args.share)
     except ValueError as err:  # a setting's message names its --option
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -39,7 +39,7 @@ from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.condensation.recipe import LatentRecipe
-from itgan_replay.data import DatasetError, count_classes, load_dataset, split_validation
+from itgan_replay.data import DatasetError, count_classes, load_dataset, split_share, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
 from itgan_replay.memory.latent import BudgetError, require_generator_fits
@@ -161,8 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_options(p, default="cifar100")
     p.add_argument("--generator", type=Path, help="generator file from experiments/pretrain_generator.py")
     p.add_argument("--pretrain", action="store_true",
-                   help="if --generator is missing, pretrain one with the matching preset (cpu, or paper for --preset paper) "
-                        "and cache it at generators/<dataset>-<preset>.pt")
+                   help="pretrain a generator now, with the matching preset (cpu, or paper for --preset paper), on the "
+                        "stream's own training photos: the generator then has seen the stream, and every output says so. "
+                        "Cached at generators/<dataset>-<preset>-stream.pt, which no run without --pretrain reuses")
+    p.add_argument("--pretrain-share", type=float,
+                   help="like --pretrain, but on a seeded share (e.g. 0.5; a draw seeded 0) of each class's training "
+                        "photos, and the stream is built from the rest: the generator never sees the stream's photos. "
+                        "Cached at generators/<dataset>-<preset>-share<percent>.pt")
     p.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)} (default: all; jpeg32 only for "
                                      "photos above 32x32)")
     p.add_argument("--experiences", type=int, help="number of experiences (default: 10, or classes/2 if fewer than 20 classes)")
@@ -198,6 +203,7 @@ class StreamRun:
     settings: Preset
     generator: Path | None = None
     pretrain: bool = False
+    pretrain_share: float | None = None
     methods: tuple[str, ...] | None = None
     experiences: int | None = None
     name: str | None = None
@@ -216,6 +222,11 @@ class StreamRun:
             raise UsageError(f"--experiences must be 1 or more, got {self.experiences}")
         if self.validation_per_class < 0:
             raise UsageError(f"--validation-per-class must be 0 or more, got {self.validation_per_class}")
+        if self.pretrain_share is not None and not 0 < self.pretrain_share < 1:
+            raise UsageError(f"--pretrain-share must lie strictly between 0 and 1, got {self.pretrain_share}")
+        if self.pretrain_share is not None and (self.pretrain or self.generator):
+            raise UsageError("--pretrain-share pretrains a generator on its share of the photos; leave out --pretrain and "
+                             "--generator")
         unknown = [m for m in self.methods or () if m not in METHODS]
         if unknown or self.methods == ():
             raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -237,36 +248,81 @@ def stream_run_from_args(args: argparse.Namespace) -> StreamRun:
     except ValueError as err:
         raise UsageError(str(err)) from err
     methods = None if args.methods is None else tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    return StreamRun(args.dataset, preset, settings, args.generator, args.pretrain, methods, args.experiences, args.name,
-                     args.out_dir, args.seed, args.device, args.validation_per_class, args.keep_memories,
-                     not args.no_progress, args.data_root, args.image_size, args.resize)
+    return StreamRun(args.dataset, preset, settings, args.generator, args.pretrain, args.pretrain_share, methods,
+                     args.experiences, args.name, args.out_dir, args.seed, args.device, args.validation_per_class,
+                     args.keep_memories, not args.no_progress, args.data_root, args.image_size, args.resize)
 
 
 def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
-    """``job.generator``, or the cached generator of this dataset, or (``pretrain``) one pretrained now with the
-    pretraining preset for the preset and image size (paper; cpu at 32 px, cpu64 at 64 px)."""
+    """``job.generator``, or the cached generator of this dataset, or (``pretrain``, ``pretrain_share``) the one
+    pretrained on the stream's photos or on its share of them, with the pretraining preset for the preset and image
+    size (paper; cpu at 32 px, cpu64 at 64 px), pretrained now if its cache is missing."""
     dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", job.dataset.split("/")[-1] if "/" in job.dataset else job.dataset)
     pretrain_preset = "paper" if job.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
-    path = job.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}.pt"
+    share = job.pretrain_share or 1.0
+    photos = "" if not (job.pretrain or job.pretrain_share) else "-stream" if share == 1 else f"-share{round(100 * share)}"
+    path = job.generator or Path("generators") / f"{dataset_tag}-{pretrain_preset}{photos}.pt"
     if not path.exists():
-        if not job.pretrain:
+        if not photos:
             size = (f" --image-size {job.image_size}" if job.image_size else "") + (" --resize" if job.resize else "")
             raise UsageError(
                 f"no generator at {path}. Pretrain one on photos of these classes that the stream never shows (an "
                 f"ImageFolder of other photos, like the -more folders):\n  python experiments/pretrain_generator.py "
                 f"--preset {pretrain_preset} --dataset imagefolder:OTHER_PHOTOS{size} --out {path}\nor pass "
-                f"--generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10), or --pretrain "
-                f"to pretrain one now on the stream's own training photos (the generator then has seen the stream)")
+                f"--generator PATH (generators/demo-cifar10-cpu.pt ships with the project for CIFAR-10), or "
+                f"--pretrain-share 0.5 to pretrain one now on half of each class's training photos and stream the rest, "
+                f"or --pretrain to pretrain one on the stream's own training photos (the generator then has seen the stream)")
         from experiments.pretrain_generator import PretrainRun, pretrain
         from itgan_replay.gan.pretrain import PRESETS as PRETRAIN_PRESETS, TrainingDivergedError
 
         run = PretrainRun(job.dataset, path, PRETRAIN_PRESETS[pretrain_preset], pretrain_preset, device=job.device,
-                          progress=job.progress, data_root=job.data_root, image_size=job.image_size, resize=job.resize)
+                          progress=job.progress, data_root=job.data_root, image_size=job.image_size, resize=job.resize,
+                          share=share)
         try:  # a pretraining killed before resumes from its checkpoint
             pretrain(run)
         except TrainingDivergedError as err:
             raise UsageError(f"pretraining the generator failed: {err}") from err
-    return FrozenGenerator.load(path, device=job.device)
+    generator = FrozenGenerator.load(path, device=job.device)
+    if photos and (generator.extra.get("dataset"), generator.extra.get("share", 1.0)) != (job.dataset, share):
+        raise UsageError(f"{path} was trained on {generator.extra.get('share', 1.0):g} of {generator.extra.get('dataset')}, "
+                         f"not on {share:g} of {job.dataset}; remove it to pretrain again")
+    return generator
+
+
+def same_photos(spec: str, other: str) -> bool:
+    """Whether two dataset specs may name the same photos: equal, the same folder, or folders of the same name
+    (counted as the same: a generator is marked as having seen the stream unless it surely has not)."""
+    if spec == other:
+        return True
+    if not (spec.startswith("imagefolder:") and other.startswith("imagefolder:")):
+        return False
+    a, b = (Path(s.split(":", 1)[1]).expanduser() for s in (spec, other))
+    return a.resolve() == b.resolve() or a.resolve().name == b.resolve().name
+
+
+def generator_exposure(generator: FrozenGenerator, job: StreamRun) -> dict:
+    """What results record about the photos and classes the generator was trained on, and whether the stream's own
+    training photos were among them (``None``: the generator's file does not say enough to tell)."""
+    extra = generator.extra
+    trained_on, share = extra.get("dataset"), extra.get("share", 1.0)
+    if trained_on is None:
+        saw = None
+    elif same_photos(trained_on, job.dataset):
+        saw = not (share < 1 and job.pretrain_share == share)  # its share, and the stream the rest of one draw
+    else:  # other photos; or a whole other training set (imported files), of which the stream may be a part
+        saw = None if extra.get("saw_stream_photos") else False
+    return {"generator_photos": extra.get("n_train"), "generator_share": share, "generator_classes": generator.class_names,
+            "generator_saw_stream": saw}
+
+
+def exposure_line(provenance: dict) -> str:
+    """One line on what the generator saw, for the printed summary and the plot."""
+    saw, photos, share = (provenance.get(k) for k in ("generator_saw_stream", "generator_photos", "generator_share"))
+    what = (f"{photos:,} photos of " if photos else "photos of ") + (f"{share:g} of " if share and share < 1 else "")
+    verdict = {True: "it SAW THE STREAM'S OWN TRAINING PHOTOS (not comparable with continual-learning results)",
+               False: "not the stream's photos", None: "whether the stream's photos were among them is not recorded"}[saw]
+    return (f"generator {provenance['generator'][:12]}: trained on {what}{provenance['generator_trained_on']}, "
+            f"{len(provenance.get('generator_classes') or []) or 'unrecorded'} classes; {verdict}")
 
 
 def evaluator(run_dir: Path, name: str):
@@ -359,7 +415,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
             "memory_file": None if memory_file is None else str(memory_file)}
 
 
-def plot_curves(results: dict[str, dict], path: Path) -> None:
+def plot_curves(results: dict[str, dict], path: Path, exposure: str | None = None) -> None:
+    """Accuracy and forgetting of every method, with ``exposure`` (what the generator saw) as the title."""
     import matplotlib
     import matplotlib.ticker
 
@@ -378,6 +435,8 @@ def plot_curves(results: dict[str, dict], path: Path) -> None:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax_acc.legend(fontsize=8)
     ax_fgt.legend(fontsize=8)
+    if exposure:
+        fig.suptitle(exposure, fontsize=8, color="red" if "SAW THE STREAM" in exposure else "black")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -466,6 +525,8 @@ def run(job: StreamRun) -> dict[str, dict]:
     for method in methods:  # a corrupt or old-format checkpoint stops here, before any data loads
         checkpoint_settings(run_dir / "checkpoints" / f"{method}.ckpt")
     train, test = load_dataset(job.dataset, job.data_root, job.image_size, job.resize)
+    if job.pretrain_share:
+        _, train = split_share(train, job.pretrain_share, seed=0)  # the generator's share is never in the stream
     if job.validation_per_class:
         train, test = split_validation(train, job.validation_per_class, job.seed)
     n_classes = len(train.class_names)
@@ -496,7 +557,7 @@ def run(job: StreamRun) -> dict[str, dict]:
                              f"stream's photos are {train.image_size}x{train.image_size}; use a generator pretrained at "
                              f"this size, or pass --image-size {generator.config.img_size} --resize")
         stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
-        provenance = stored.provenance
+        provenance = stored.provenance | generator_exposure(generator, job)
         require_generator_fits(stored, preset.budget_bytes)
 
     class_order = seeded_class_order(n_classes, job.seed)
@@ -505,7 +566,7 @@ def run(job: StreamRun) -> dict[str, dict]:
                 "seed": job.seed, "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos "
                                                    "per class" if job.validation_per_class else "test photos"),
                 "class_order": class_order, "normalisation": {"mean": list(train.mean), "std": list(train.std)},
-                "code": code_version()}
+                "code": code_version()} | ({"pretrain_share": job.pretrain_share} if job.pretrain_share else {})
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")
     results = {}
     for method in methods:
@@ -528,12 +589,15 @@ def run(job: StreamRun) -> dict[str, dict]:
         settings = settings | provenance
     atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
-    plot_curves(results, run_dir / "curves.png")
+    exposure = exposure_line(provenance) if any(m in GENERATOR_METHODS for m in results) else None
+    plot_curves(results, run_dir / "curves.png", exposure)
     print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'w/o generator':>13} "
           f"{'wall s':>8}")
     for m, r in results.items():
         print(f"{m:<10} {r['final_average_accuracy']:>13.4f} {r['final_average_forgetting']:>14.4f} "
               f"{r['stored_bytes']:>13,} {r['stored_bytes_without_generator']:>13,} {r['wall_s']:>8.0f}")
+    if exposure:
+        print(exposure)
     print(f"wrote {run_dir / 'results.json'}, {run_dir / 'curves.png'} and TensorBoard logs in {run_dir / 'tb'}")
     return results
 

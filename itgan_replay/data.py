@@ -101,8 +101,35 @@ def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tupl
             raise DatasetError(f"class '{name}' has {len(mine)} training images; holding out {per_class} for "
                                "validation would leave none. Lower the validation size")
         held.append(mine[torch.randperm(len(mine), generator=rng)[:per_class]])
+    return _without(train, torch.cat(held))
+
+
+def split_share(train: ImageTensors, share: float, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:
+    """Split every class's training images in two by a seeded draw: ``share`` of them (rounded) and the rest,
+    e.g. photos for a generator and a stream that it never sees. Returns (the share, the rest).
+
+    Raises:
+        DatasetError: ``share`` outside (0, 1), or a class whose share or rest would be empty.
+    """
+    if not 0 < share < 1:
+        raise DatasetError(f"the share must lie strictly between 0 and 1, got {share}")
+    rng = torch.Generator().manual_seed(seed)
+    taken = []
+    for c, name in enumerate(train.class_names):
+        mine = (train.labels == c).nonzero().flatten()
+        k = round(share * len(mine))
+        if not 0 < k < len(mine):
+            raise DatasetError(f"class '{name}' has {len(mine)} training images; a share of {share} would leave one part "
+                               "empty. Choose a share nearer 0.5")
+        taken.append(mine[torch.randperm(len(mine), generator=rng)[:k]])
+    rest, share_part = _without(train, torch.cat(taken))
+    return share_part, rest
+
+
+def _without(train: ImageTensors, rows: torch.Tensor) -> tuple[ImageTensors, ImageTensors]:
+    """(``train`` without ``rows``, the ``rows``), each in the dataset's order, with its classes and normalisation."""
     keep = torch.ones(len(train), dtype=torch.bool)
-    keep[torch.cat(held)] = False
+    keep[rows] = False
     part = lambda mask: ImageTensors(train.images[mask], train.labels[mask], train.class_names, train.mean, train.std)  # noqa: E731
     return part(keep), part(~keep)
 

@@ -48,6 +48,9 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     for saved in ("methods/itgan.json", "results.json"):  # both say which photos the generator saw
         assert json.loads((root / "runs/t" / saved).read_text())["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
     assert "generator_trained_on" not in json.loads((root / "runs/t/methods/exemplar.json").read_text())["settings"]
+    settings = json.loads((root / "runs/t/results.json").read_text())["settings"]
+    assert settings["generator_saw_stream"] is False and settings["generator_classes"] == ["0", "1", "2", "3"]
+    assert "trained on photos of imagefolder:pretrain-photos, 4 classes; not the stream's photos" in capsys.readouterr().out
     # a rerun with the same name loads finished methods instead of training again, and keeps the others in results.json
     assert run(setup, "--methods", "naive") == 0
     assert "already done" in capsys.readouterr().out
@@ -96,12 +99,53 @@ def test_pretrain_option_pretrains_and_caches_the_generator_the_stream_lacks(set
     assert "no generator at generators/data-cpu.pt. Pretrain one on photos of these classes that the stream never shows" in hint
     assert "python experiments/pretrain_generator.py --preset cpu --dataset imagefolder:OTHER_PHOTOS --out " \
            "generators/data-cpu.pt" in hint and "(the generator then has seen the stream)" in hint
+    assert "--pretrain-share 0.5" in hint
     assert split_cifar100.main([*options, "--pretrain"]) == 0
-    report = json.loads((tmp_path / "generators/data-cpu.json").read_text())
+    report = json.loads((tmp_path / "generators/data-cpu-stream.json").read_text())  # the name says what it saw
     assert report["dataset"] == dataset and report["iterations"] == 2 and report["image_size"] == 32
-    assert report["cas_validation"] == 0.5
-    results = json.loads((tmp_path / "runs/data-smoke-seed0/results.json").read_text())["results"]
-    assert results["gan-fresh"]["generator_bytes"] > 0
+    assert report["cas_validation"] == 0.5 and report["share"] == 1.0 and report["n_train"] == 4 * 4
+    saved = json.loads((tmp_path / "runs/data-smoke-seed0/results.json").read_text())
+    assert saved["results"]["gan-fresh"]["generator_bytes"] > 0
+    assert saved["settings"]["generator_saw_stream"] is True and saved["settings"]["generator_photos"] == 16
+    assert "SAW THE STREAM'S OWN TRAINING PHOTOS" in capsys.readouterr().out
+    assert split_cifar100.main(options) == 2  # no other protocol reuses it
+    assert "no generator at generators/data-cpu.pt" in capsys.readouterr().err
+
+
+def test_pretrain_share_trains_the_generator_on_photos_the_stream_never_holds(tmp_path, monkeypatch, capsys):
+    from itgan_replay.gan import pretrain
+
+    monkeypatch.setitem(pretrain.PRESETS, "cpu", replace(pretrain.PRESETS["cpu"], ch=2, d_ch=2, z_dim=16, batch_size=8,
+                                                         iterations=2, checkpoint_every=1, standing_batches=1))
+    from experiments import pretrain_generator
+
+    monkeypatch.setattr(pretrain_generator, "classification_accuracy_scores",
+                        lambda generator, eval_sets, *args, **kwargs: {name: 0.5 for name in eval_sets})
+    monkeypatch.chdir(tmp_path)
+    dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=208)}"
+    options = ["--preset", "smoke", "--dataset", dataset, "--experiences", "2", "--methods", "gan-fresh,naive", "--no-progress"]
+    assert split_cifar100.main([*options, "--pretrain-share", "0.5", "--name", "share"]) == 0
+    report = json.loads((tmp_path / "generators/data-cpu-share50.json").read_text())
+    assert report["share"] == 0.5 and report["n_train"] == 4 * (104 - 100)  # its half, less the 100 held out per class
+    settings = json.loads((tmp_path / "runs/share/results.json").read_text())["settings"]
+    assert settings["generator_saw_stream"] is False and settings["pretrain_share"] == 0.5
+    assert "not the stream's photos" in capsys.readouterr().out
+    assert split_cifar100.main([*options, "--pretrain-share", "1.5"]) == 2
+    assert "--pretrain-share must lie strictly between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
+def test_split_share_parts_hold_every_photo_once_and_the_draw_is_seeded():
+    from itgan_replay.data import DatasetError, split_share
+
+    train = load_dataset("demo")[0]
+    part, rest = split_share(train, 0.3, seed=0)
+    rows = lambda d: {bytes(img.numpy().tobytes()) for img in d.images}  # noqa: E731
+    assert not rows(part) & rows(rest) and rows(part) | rows(rest) == rows(train)
+    assert len(part) + len(rest) == len(train) and part.labels.bincount().tolist() == [18] * 10  # 0.3 of 60 a class
+    assert torch.equal(split_share(train, 0.3, seed=0)[0].images, part.images)
+    assert not torch.equal(split_share(train, 0.3, seed=1)[0].images, part.images)
+    with pytest.raises(DatasetError, match="strictly between 0 and 1"):
+        split_share(train, 1.0)
 
 
 def test_kept_memory_loads_with_its_generator_and_keeping_it_does_not_change_training(setup):
