@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "sweep.json", json.dumps({
         "dataset": args.dataset, "preset": args.preset, "seed": args.seed, "generator_bytes": generator_bytes,
-        **generator.provenance, "code": code_version(),  # every run it loads was written at this commit (run() refuses others)
+        **generator.provenance, "generator_file": str(args.generator), "code": code_version(),  # every run it loads was written at this commit (run() refuses others)
         "runs": runs, "not_fitting": not_fitting, "crossings_bytes": crossed}, indent=1).encode())
     plot(points, generator_bytes, out / "accuracy_vs_bytes.png")
     print(f"\n{'method':<10} {'budget bytes':>13} {'stored bytes':>13} {'w/o generator':>13} {'final avg acc':>13}")

@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                          "wall_s": r["wall_s"], "values": saved["settings"]["values"]})
     rows.sort(key=lambda r: -r["validation_accuracy"])
     out = args.out_dir / args.name / "sweep.json"
-    atomic_write_bytes(out, json.dumps({"dataset": args.dataset, "generator": str(args.generator), "seed": args.seed,
+    fingerprints = {json.loads((job.run_dir / "results.json").read_text())["settings"].get("generator") for job in jobs.values()}
+    atomic_write_bytes(out, json.dumps({"dataset": args.dataset, "generator_file": str(args.generator),
+                                        "generator": sorted(f for f in fingerprints if f), "seed": args.seed,
                                         "code": code_version(),  # every run it loads was written at this commit
                                         "evaluated_on": f"{args.validation_per_class} held-out training photos per class",
                                         "rows": rows}, indent=1).encode())

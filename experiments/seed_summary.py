@@ -40,7 +40,8 @@ def summarise(runs: list[dict]) -> dict:
             values = [r[f] for r in rows]
             out[m][f] = {"per_seed": values, "mean": statistics.mean(values),
                          "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return {"settings": base, "methods": out}
+    files = sorted({r["generator_file"] for r in runs if r.get("generator_file")})
+    return {"settings": base, **({"generator_files": files} if files else {}), "methods": out}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -253,10 +253,10 @@ def stream_run_from_args(args: argparse.Namespace) -> StreamRun:
                      args.keep_memories, not args.no_progress, args.data_root, args.image_size, args.resize)
 
 
-def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
+def obtain_generator(job: StreamRun, image_size: int) -> tuple[FrozenGenerator, Path]:
     """``job.generator``, or the cached generator of this dataset, or (``pretrain``, ``pretrain_share``) the one
     pretrained on the stream's photos or on its share of them, with the pretraining preset for the preset and image
-    size (paper; cpu at 32 px, cpu64 at 64 px), pretrained now if its cache is missing."""
+    size (paper; cpu at 32 px, cpu64 at 64 px), pretrained now if its cache is missing; and its file."""
     dataset_tag = re.sub(r"[^A-Za-z0-9]+", "-", job.dataset.split("/")[-1] if "/" in job.dataset else job.dataset)
     pretrain_preset = "paper" if job.preset == "paper" else "cpu64" if image_size == 64 else "cpu"
     share = job.pretrain_share or 1.0
@@ -286,7 +286,7 @@ def obtain_generator(job: StreamRun, image_size: int) -> FrozenGenerator:
     if photos and (generator.extra.get("dataset"), generator.extra.get("share", 1.0)) != (job.dataset, share):
         raise UsageError(f"{path} was trained on {generator.extra.get('share', 1.0):g} of {generator.extra.get('dataset')}, "
                          f"not on {share:g} of {job.dataset}; remove it to pretrain again")
-    return generator
+    return generator, path
 
 
 def same_photos(spec: str, other: str) -> bool:
@@ -513,6 +513,19 @@ def with_other_finished_methods(run_dir: Path, settings: dict, provenance: dict 
     return {m: merged[m] for m in METHODS if m in merged}, provenance
 
 
+def recorded_generator_file(run_dir: Path, loaded: Path | None, provenance: dict) -> str | None:
+    """The generator file that results name: the one this run loaded, or (a rerun that loaded none) the one the
+    folder's results named for the same generator fingerprint; ``None`` if neither says."""
+    if loaded is not None:
+        return str(loaded)
+    try:
+        before = json.loads((run_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = before.get("settings", {}).get("generator") == provenance.get("generator")
+    return before.get("generator_file") if same else None
+
+
 def run(job: StreamRun) -> dict[str, dict]:
     """Run ``job``'s methods (reusing those already finished in its folder) and return their results by method.
 
@@ -546,9 +559,9 @@ def run(job: StreamRun) -> dict[str, dict]:
                          jpeg32_quality=preset.jpeg32_quality, image_size=train.image_size)
         except ValueError as err:
             raise UsageError(str(err)) from err
-    generator, provenance = None, None
+    generator, provenance, generator_file = None, None, None
     if any(m in GENERATOR_METHODS for m in methods):
-        generator = obtain_generator(job, train.image_size)
+        generator, generator_file = obtain_generator(job, train.image_size)
         if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
             raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
                              f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
@@ -585,9 +598,10 @@ def run(job: StreamRun) -> dict[str, dict]:
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     results, provenance = with_other_finished_methods(run_dir, settings, provenance, results)
-    if any(m in GENERATOR_METHODS for m in results):  # which generator, trained on which photos
-        settings = settings | provenance
-    atomic_write_bytes(run_dir / "results.json", json.dumps({"settings": settings, "results": results}, indent=1).encode())
+    header = {"settings": settings}
+    if any(m in GENERATOR_METHODS for m in results):  # which generator (compared by fingerprint), trained on which photos
+        header = {"settings": settings | provenance, "generator_file": recorded_generator_file(run_dir, generator_file, provenance)}
+    atomic_write_bytes(run_dir / "results.json", json.dumps(header | {"results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     exposure = exposure_line(provenance) if any(m in GENERATOR_METHODS for m in results) else None
     plot_curves(results, run_dir / "curves.png", exposure)

@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append({"per_class": n, "seed": seed, "arch": arch, "width": widths[arch], "source": source,
                              "accuracy": accuracy(net, test_x, test.labels), "build_s": build_s,
                              "train_s": time.time() - train_start})
-                atomic_write_bytes(results_path, json.dumps({"settings": settings, "runs": runs}, indent=1).encode())
+                atomic_write_bytes(results_path, json.dumps({"settings": settings, "generator_file": str(args.generator),
+                                                             "runs": runs}, indent=1).encode())
                 print(f"n={n} seed={seed} {arch}-{widths[arch]} {source}: {runs[-1]['accuracy']:.4f}", flush=True)
     summary = summarise(runs)
     atomic_write_bytes(args.out / "summary.json", json.dumps(summary, indent=1).encode())

@@ -1,13 +1,26 @@
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from itgan_replay import FrozenGenerator, LatentMemory
 from itgan_replay.condensation.condense import CondenseConfig, CondenseJob, Condenser, plan_jobs, run_jobs
-from itgan_replay.condensation.distributed import ShardMergeError, assign, merge_shards, run_distributed
+from itgan_replay.condensation.distributed import (SHARD_KIND, SHARD_VERSION, ShardMergeError, assign, merge_shards,
+                                                   run_distributed)
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import EmbeddingSampler
-from conftest import tiny_generator
+from itgan_replay.memory.files import load_checked
+from conftest import smoke_stream, tiny_generator
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG = CondenseConfig(iterations=2, lr=0.05, real_batch=8, subset_size=3)
 
@@ -87,3 +100,56 @@ def test_merge_reports_missing_and_duplicated_jobs():
         merge_shards([{"0:0": z}], jobs)
     with pytest.raises(ShardMergeError, match="not in the plan"):
         merge_shards([{"0:0": z, "0:1": z[:1], "5:0": z}], jobs)
+
+
+def rank_pid(parent: int, rank: int) -> int | None:
+    """The pid of torchrun's worker of ``rank`` among the descendants of ``parent`` (read from /proc), if started."""
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    for pid in map(int, children.read_text().split()) if children.exists() else []:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in environ:
+            return pid
+        found = rank_pid(pid, rank)
+        if found:
+            return found
+    return None
+
+
+def shard_jobs(path: Path) -> int:
+    """Finished jobs recorded in a rank's shard file (0 before it exists)."""
+    if not path.exists():
+        return 0
+    return len(load_checked(path, SHARD_KIND, SHARD_VERSION)[1]["results"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
+def test_a_sigkilled_rank_of_a_torchrun_condensation_reruns_to_the_uninterrupted_memory_bit_for_bit(tmp_path):
+    _, dataset, generator = smoke_stream(tmp_path)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                str(ROOT / "experiments" / "condense_dataset.py"), "--dataset", dataset, "--generator", str(generator),
+                "--latents-per-class", "6", "--condense-subset-size", "2", "--condense-iterations", "40",
+                "--condense-real-batch", "8", "--inversion-steps", "2", "--embedding-width", "8", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([*torchrun, "--out", str(tmp_path / "reference.pt")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rng = random.Random(0)  # the seeded point: one rank, killed once its shard holds this many of its 6 jobs
+    rank, after = rng.randrange(2), rng.randrange(1, 6)
+    shard = tmp_path / "memory.pt.shards" / f"shard-rank{rank:04d}-of0002.pt"
+    killed = subprocess.Popen([*torchrun, "--out", str(tmp_path / "memory.pt")], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    while shard_jobs(shard) < after and killed.poll() is None:
+        time.sleep(0.01)
+    pid = rank_pid(killed.pid, rank)
+    assert pid is not None and shard_jobs(shard) == after, "the rank finished before the kill"
+    os.kill(pid, signal.SIGKILL)
+    assert killed.wait(timeout=120) != 0 and not (tmp_path / "memory.pt").exists()
+    rerun = subprocess.run([*torchrun, "--out", str(tmp_path / "memory.pt")], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"rank {rank}: ran {6 - after} job(s)" in rerun.stdout  # the jobs in its shard were not run again
+    g = FrozenGenerator.load(generator)
+    reference, resumed = (LatentMemory.load(tmp_path / f, g).latents for f in ("reference.pt", "memory.pt"))
+    assert reference.keys() == resumed.keys() == {0, 1, 2, 3}
+    assert all(torch.equal(reference[c], resumed[c]) for c in reference)

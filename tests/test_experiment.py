@@ -52,9 +52,11 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert settings["generator_saw_stream"] is False and settings["generator_classes"] == ["0", "1", "2", "3"]
     assert "trained on photos of imagefolder:pretrain-photos, 4 classes; not the stream's photos" in capsys.readouterr().out
     # a rerun with the same name loads finished methods instead of training again, and keeps the others in results.json
+    assert json.loads((root / "runs/t/results.json").read_text())["generator_file"] == str(setup[2])
     assert run(setup, "--methods", "naive") == 0
     assert "already done" in capsys.readouterr().out
-    assert json.loads((root / "runs/t/results.json").read_text())["results"] == results
+    rerun = json.loads((root / "runs/t/results.json").read_text())
+    assert rerun["results"] == results and rerun["generator_file"] == str(setup[2])  # it loaded none: the file kept
 
 
 def test_a_64_pixel_stream_runs_at_its_size_and_a_generator_of_another_size_stops_before_training(setup, tmp_path, capsys):
@@ -331,6 +333,7 @@ def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fi
     assert all(r["stored_bytes"] <= r["budget_bytes"] for r in sweep["runs"])
     assert list(sweep["crossings_bytes"]) == ["exemplar vs jpeg", "exemplar vs itgan", "jpeg vs itgan"]
     assert sweep["code"] == split_cifar100.code_version()
+    assert (sweep["generator_file"], sweep["generator"]) == (str(gen), FrozenGenerator.load(gen).fingerprint)
     assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
     assert "does not fit" in capsys.readouterr().out
 
@@ -368,6 +371,7 @@ def test_preset_sweep_scores_each_setting_on_held_out_photos(setup, capsys):
     sweep = json.loads((root / "runs/ps/sweep.json").read_text())
     rows = sweep["rows"]
     assert sweep["code"] == split_cifar100.code_version()
+    assert (sweep["generator_file"], sweep["generator"]) == (str(gen), [FrozenGenerator.load(gen).fingerprint])
     assert sorted(r["setting"] for r in rows) == ["a", "b"]
     assert [r["validation_accuracy"] for r in rows] == sorted((r["validation_accuracy"] for r in rows), reverse=True)
     condense = {r["setting"]: r["values"]["itgan"]["recipe"]["condense"] for r in rows}
@@ -413,11 +417,13 @@ def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs
                        "stored_bytes_without_generator": 40, "stored_samples": 4, "wall_s": 1.0} for m, a in accs.items()}
         settings = {"seed": seed, "class_order": [seed], "values": {"epochs": epochs}}
         (tmp_path / name).mkdir()
-        (tmp_path / name / "results.json").write_text(json.dumps({"settings": settings, "results": results}))
+        (tmp_path / name / "results.json").write_text(json.dumps({"settings": settings, "generator_file": "g.pt",
+                                                                  "results": results}))
         return str(tmp_path / name)
 
     runs = [write("a", 0, {"itgan": 0.2, "exemplar": 0.1}), write("b", 1, {"itgan": 0.4, "exemplar": 0.1})]
     assert seed_summary.main([*runs, "--out", str(tmp_path / "s.json")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["generator_files"] == ["g.pt"]
     itgan = json.loads((tmp_path / "s.json").read_text())["methods"]["itgan"]
     assert itgan["final_average_accuracy"]["per_seed"] == [0.2, 0.4] and itgan["seeds"] == [0, 1]
     assert itgan["final_average_accuracy"]["mean"] == pytest.approx(0.3)
