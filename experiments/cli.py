@@ -11,6 +11,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from itgan_replay.condensation.class_code import CodeConfig
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.recipe import LatentRecipe
@@ -124,13 +125,15 @@ def parser_options(p: argparse.ArgumentParser) -> dict[str, str]:
 def add_recipe_options(p: argparse.ArgumentParser, only: Iterable[str] | None = None, skip: Iterable[str] = (),
                        presets: Mapping[str, LatentRecipe] | None = None) -> None:
     """The options of a :class:`~itgan_replay.condensation.recipe.LatentRecipe` (its fields in ``only`` /
-    not in ``skip``), with its condensation settings as ``--condense-*`` and its inversion's as ``--inversion-*``;
+    not in ``skip``), with its condensation settings as ``--condense-*``, its inversion's as ``--inversion-*`` and
+    its class codes' as ``--code-*``;
     ``presets``: the recipe of each preset, whose values the help gives."""
     add_config_options(p, LatentRecipe, only=only, skip=skip, presets=presets)
     add_config_options(p, CondenseConfig, prefix="condense_",
                        presets=presets and {k: r.condense for k, r in presets.items()})
     add_config_options(p, InversionConfig, prefix="inversion_",
                        presets=presets and {k: r.inversion for k, r in presets.items()})
+    add_config_options(p, CodeConfig, prefix="code_", presets=presets and {k: r.code for k, r in presets.items()})
 
 
 def recipe_from_args(args: argparse.Namespace, base: LatentRecipe, only: Iterable[str] | None = None,
@@ -138,7 +141,8 @@ def recipe_from_args(args: argparse.Namespace, base: LatentRecipe, only: Iterabl
     """``base`` with the options of :func:`add_recipe_options` that were given (``ValueError`` for a bad value)."""
     recipe = config_from_args(args, base, only=only, skip=skip)
     return replace(recipe, condense=config_from_args(args, recipe.condense, prefix="condense_"),
-                   inversion=config_from_args(args, recipe.inversion, prefix="inversion_"))
+                   inversion=config_from_args(args, recipe.inversion, prefix="inversion_"),
+                   code=config_from_args(args, recipe.code, prefix="code_"))
 
 
 def _option_fields(config_class: type, only: Iterable[str] | None, skip: Iterable[str]) -> list:

@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                                  "(import_generator.py)")
     p.add_argument("--labels", required=True, help="the training labels in torchvision order: cifar10, cifar100, or a text "
                                                    "file of integer labels, one a line")
-    p.add_argument("--data-root", default="data", help="where torchvision's CIFAR files are (for --labels cifar10/cifar100)")
+    p.add_argument("--data-root", default="data", help="where torchvision's CIFAR files are (read for the labels of cifar10 and cifar100)")
     p.add_argument("--classes", default="all", help="comma-separated class indices to keep, or all")
     p.add_argument("--per-class", type=int, required=True, help="latents kept of each class")
     p.add_argument("--draw-seed", type=int, help="draw each class's latents at random with this seed (omitted: the first "

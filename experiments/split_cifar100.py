@@ -113,7 +113,7 @@ PRESETS = {
         condense=CondenseConfig(iterations=2, lr=1e-3, subset_size=500, real_batch=16),
         inversion=InversionConfig(steps=2), embedding_width=8))),
 }
-ITGAN_OPTIONS = ("regenerate", "storage_dtype", "generator_dtype")
+ITGAN_OPTIONS = ("regenerate", "storage_dtype", "generator_dtype", "class_codes")
 """The plugin settings the main job takes as options beside the recipe's (the rest it sets itself: the budget,
 the classes, the seed; and each method its init)."""
 
@@ -361,7 +361,7 @@ def plugin_config(preset: Preset, seed: int, progress: bool) -> ITGANReplayConfi
 
 def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, job: StreamRun,
                generator: FrozenGenerator | None, n_classes: int, n_train: int, image_size: int, run_dir: Path,
-               image_stats: tuple[tuple[float, ...], tuple[float, ...]], settings: dict) -> dict:
+               image_stats: tuple[tuple[float, ...], tuple[float, ...]], settings: dict, class_names: list[str]) -> dict:
     """Train and evaluate one method on the stream, checkpointing after every experience; return its results."""
     from avalanche.training.supervised import JointTraining, Naive
 
@@ -369,7 +369,8 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
     model = build_net(preset.model, n_classes, preset.model_width, image_size)
     memory_file = run_dir / "memories" / f"{name}.pt" if job.keep_memories and name in LATENT_METHODS else None
     plugins = build_method(name, preset.budget_bytes, n_classes, generator, itgan, preset.batch_size, preset.jpeg_quality,
-                           image_stats, job.seed, image_size, memory_file, preset.jpeg32_quality, run_dir / "inversions")
+                           image_stats, job.seed, image_size, memory_file, preset.jpeg32_quality, run_dir / "inversions",
+                           class_names)
     strategy = (JointTraining if name == "joint" else Naive)(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=0.9, weight_decay=5e-4),
         criterion=torch.nn.CrossEntropyLoss(), train_mb_size=preset.batch_size, train_epochs=preset.epochs,
@@ -562,15 +563,18 @@ def run(job: StreamRun) -> dict[str, dict]:
     generator, provenance, generator_file = None, None, None
     if any(m in GENERATOR_METHODS for m in methods):
         generator, generator_file = obtain_generator(job, train.image_size)
-        if generator.config.n_classes != n_classes or generator.class_names != train.class_names:
-            raise UsageError(f"the generator was trained on classes {generator.class_names[:5]}… ({generator.config.n_classes}), "
-                             f"the dataset has {train.class_names[:5]}… ({n_classes}); use a generator of this dataset")
+        unknown = [name for name in train.class_names if name not in generator.class_names]
+        if unknown and preset.itgan.class_codes == "off":
+            raise UsageError(f"the generator has no class {', '.join(unknown[:5])}{'…' if len(unknown) > 5 else ''} "
+                             f"({len(unknown)} of the stream's {n_classes}) and --class-codes is off; turn class codes on "
+                             "(auto) or use a generator of these classes")
         if generator.config.img_size != train.image_size:
             raise UsageError(f"the generator makes {generator.config.img_size}x{generator.config.img_size} images, the "
                              f"stream's photos are {train.image_size}x{train.image_size}; use a generator pretrained at "
                              f"this size, or pass --image-size {generator.config.img_size} --resize")
         stored = generator.stored_as(GENERATOR_STORAGE_DTYPES[preset.itgan.generator_dtype])  # as the memories hold it
-        provenance = stored.provenance | generator_exposure(generator, job)
+        provenance = stored.provenance | generator_exposure(generator, job) | {
+            "generator_known_classes": [name for name in train.class_names if name in generator.class_names]}
         require_generator_fits(stored, preset.budget_bytes)
 
     class_order = seeded_class_order(n_classes, job.seed)
@@ -594,7 +598,8 @@ def run(job: StreamRun) -> dict[str, dict]:
             results[method] = saved["result"]
             continue
         results[method] = run_method(method, benchmark, preset, itgan, job, generator, n_classes,
-                                     len(train), train.image_size, run_dir, (train.mean, train.std), method_settings)
+                                     len(train), train.image_size, run_dir, (train.mean, train.std), method_settings,
+                                     train.class_names)
         atomic_write_bytes(path, json.dumps({"settings": method_settings, "result": results[method]}, indent=1).encode())
         (run_dir / "checkpoints" / f"{method}.ckpt").unlink(missing_ok=True)
     results, provenance = with_other_finished_methods(run_dir, settings, provenance, results)

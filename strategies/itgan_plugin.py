@@ -11,6 +11,7 @@ since nothing would rehearse those classes.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from avalanche.core import SupervisedPlugin
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from itgan_replay.condensation.class_code import CLASS_CODE_MODES, condition_new_classes, plan_class_codes
 from itgan_replay.condensation.inversion import InversionStore
 from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.data import ImageStats, renormalize
@@ -58,6 +60,9 @@ class ITGANReplayConfig:
     generator_dtype: str = setting("float32", "how the generator's weights are stored and counted: float32, float16, "
                                               "bfloat16 or int8 (per output channel, the rest float16); condensation "
                                               "and replay use exactly the stored weights", tuple(GENERATOR_STORAGE_DTYPES))
+    class_codes: str = setting("auto", "class codes: auto (a learned code for each class the generator lacks, matched "
+                                       "by name), all (a code for every class), off (a class the generator lacks is an "
+                                       "error)", CLASS_CODE_MODES)
     seed: int = setting(0, "seed of condensation and replay sampling")
     progress: bool = setting(True, "progress bars while condensing")
 
@@ -107,6 +112,9 @@ class ITGANReplayPlugin(SupervisedPlugin):
         image_stats: the stream's normalisation (mean, std): the experiences' images are in this space, and
             replayed images are mapped into it, whatever the generator's own statistics (by default the
             generator's ``mean_values`` and ``std_values``: a stream normalised as the generator was).
+        class_names: the stream's class names, by label: each class is drawn as the generator's class of that name,
+            or (``config.class_codes``) through a class code fitted on its photos. Without names, label ``i`` is the
+            generator's class ``i``.
         prepared: latents made in advance, of this generator and storage (e.g. the IT-GAN authors' latents,
             ``experiments/import_latents.py``): when an experience ends, each of its new classes takes its first
             latents from here instead of being condensed, so no class is replayed before its experience. A new
@@ -119,7 +127,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
     def __init__(self, generator: FrozenGenerator, config: ITGANReplayConfig,
                  memory: LatentMemory | None = None, memory_path: str | os.PathLike | None = None,
                  inversion_store: str | os.PathLike | None = None, image_stats: ImageStats | None = None,
-                 prepared: LatentMemory | None = None) -> None:
+                 prepared: LatentMemory | None = None, class_names: Sequence[str] | None = None) -> None:
         super().__init__()
         config.check_size()
         self.config = config
@@ -134,6 +142,7 @@ class ITGANReplayPlugin(SupervisedPlugin):
                                  f"with {config.storage_dtype} latents; load it with this generator and settings")
         self.generator = self.memory.generator
         self.prepared = prepared
+        self.class_names = list(class_names) if class_names is not None else None
         self.generator_stats: ImageStats = (generator.mean_values, generator.std_values)
         self.image_stats: ImageStats = image_stats or self.generator_stats
         if config.budget_bytes is not None:
@@ -207,9 +216,14 @@ class ITGANReplayPlugin(SupervisedPlugin):
             self._add_prepared(classes, per_class, experience)
             return
         images = renormalize(images, self.image_stats, self.generator_stats)
+        plan = plan_class_codes(self.memory.generator, classes, self.class_names, cfg.class_codes)
+        coded = condition_new_classes(self.memory.class_codes, plan, images, labels, cfg.recipe.code,
+                                      experience_seed(cfg.seed, experience))
+        drawn = dict(zip(classes, self.memory.generator_labels(torch.tensor(classes)).tolist()))  # class -> generator label
         with tqdm(total=cfg.recipe.condense.iterations, disable=not cfg.progress, leave=False, unit="it",
                   desc=f"condense experience {experience + 1} ({len(classes)} classes)") as bar:  # jobs step together
-            built = build_latents(self.generator, images, labels, classes, per_class, cfg.recipe,
+            built = build_latents(self.memory.drawing_generator, images, self.memory.generator_labels(labels),
+                                  list(drawn.values()), per_class, cfg.recipe,
                                   experience_seed(cfg.seed, experience), self.memory.condense_codec,
                                   progress=lambda job, step, loss: bar.update(max(0, step - bar.n)),
                                   inversion_store=self.inversion_store)
@@ -217,10 +231,10 @@ class ITGANReplayPlugin(SupervisedPlugin):
             self.seconds[key] += value
         self.inversions_reused += built.inversions_reused
         for c in classes:
-            self.condensed.append({"experience": experience, "class": c, "real_images": len(built.sources[c]),
-                                   "latents": len(built.latents[c])})
+            self.condensed.append({"experience": experience, "class": c, "real_images": len(built.sources[drawn[c]]),
+                                   "latents": len(built.latents[drawn[c]]), "class_code": c in coded})
         for c in classes:
-            self.memory.add(c, built.latents[c])
+            self.memory.add(c, built.latents[drawn[c]])
         self._fit_budget()
 
     def _add_prepared(self, classes: list[int], per_class: int, experience: int) -> None:

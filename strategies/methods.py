@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 
 from avalanche.core import SupervisedPlugin
@@ -54,26 +55,29 @@ def build_method(name: str, budget_bytes: int, n_classes: int, generator: Frozen
                  itgan: ITGANReplayConfig | None = None, replay_batch_size: int | None = None, jpeg_quality: int = 50,
                  image_stats: ImageStats = ((0.5,) * 3, (0.5,) * 3),
                  seed: int = 0, image_size: int = 32, memory_path: str | os.PathLike | None = None,
-                 jpeg32_quality: int = 50, inversion_store: str | os.PathLike | None = None) -> list[SupervisedPlugin]:
+                 jpeg32_quality: int = 50, inversion_store: str | os.PathLike | None = None,
+                 class_names: Sequence[str] | None = None) -> list[SupervisedPlugin]:
     """The plugins of ``name`` (one of :data:`METHODS`) at ``budget_bytes`` (read what they store with
     :func:`memory_use`); ``joint`` and ``naive`` have none. Images are ``image_size`` pixels square.
     ``image_stats`` (mean, std) is the stream's normalisation: ``exemplar`` and ``jpeg`` undo it to store pixels, and
     the generator methods map their images into it, so that every method's classifier sees one normalisation.
     ``memory_path``: where a latent method saves its memory after every experience (the last one included).
     ``inversion_store``: a folder where latent methods share their inversions (see ``ITGANReplayPlugin``).
-    ``jpeg32`` stores at quality ``jpeg32_quality`` and needs images above 32 pixels."""
+    ``jpeg32`` stores at quality ``jpeg32_quality`` and needs images above 32 pixels. ``class_names``: the stream's, by
+    label, which the generator methods match to the generator's classes (or give class codes, as ``itgan.class_codes``
+    says)."""
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}'; choose from {', '.join(METHODS)}")
     if name in GENERATOR_METHODS and (generator is None or itgan is None):
         raise ValueError(f"method '{name}' needs a generator and an ITGANReplayConfig")
     if name == "gan-fresh":
         return [GenerativeReplayPlugin(generator, budget_bytes, itgan.generator_dtype, replay_batch_size, itgan.seed,
-                                       image_stats)]
+                                       image_stats, class_names, itgan.class_codes, itgan.recipe.code)]
     if name in LATENT_METHODS:
         config = latent_config(name, replace(itgan, budget_bytes=budget_bytes, latents_per_class=None,
                                              total_classes=n_classes, replay_batch_size=replay_batch_size))
         return [ITGANReplayPlugin(generator, config, memory_path=memory_path, inversion_store=inversion_store,
-                                  image_stats=image_stats)]
+                                  image_stats=image_stats, class_names=class_names)]
     if name == "exemplar":
         policy = RawClassBalancedBuffer(budget_bytes, 3 * image_size * image_size, n_classes, *image_stats)
         return [BufferReplayPlugin(policy.max_size, batch_size_mem=replay_batch_size, storage_policy=policy)]

@@ -541,6 +541,8 @@ def test_every_option_with_a_default_shows_it_in_help(script, capsys):
     (["--experiences", "0"], "--experiences must be 1 or more, got 0"),
     (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
     (["--lr", "-1"], "--lr must be positive, got -1.0"),
+    (["--code-steps", "-1"], "--code-steps must be >= 0, --code-photos >= 1 and --code-lr positive; got -1, 64, 0.05"),
+    (["--class-codes", "maybe"], "--class-codes must be one of auto, all, off; got 'maybe'"),
 ])
 def test_bad_values_stop_with_one_line_before_any_data_loads(setup, capsys, monkeypatch, extra, message):
     no_data_loads(monkeypatch)

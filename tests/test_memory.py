@@ -49,7 +49,7 @@ def test_save_load_regenerates_exactly_and_counts_the_saved_tensors(generator, t
     a = memory.sample(40, rng=torch.Generator().manual_seed(1))
     b = loaded.sample(40, rng=torch.Generator().manual_seed(1))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    _, payload = files.load_checked(tmp_path / "m.pt", "latent-memory", 3)
+    _, payload = files.load_checked(tmp_path / "m.pt", "latent-memory", 4)
     saved = [t for per_class in payload["latents"] for t in per_class.values()]
     assert sum(t.numel() * t.element_size() for t in saved) == loaded.latent_bytes == memory.latent_bytes
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from itgan_replay.condensation.class_code import CodeConfig
 from itgan_replay.condensation.condense import (CondenseConfig, Condenser, CondenseJob, JobProgressFn, class_image_sets,
                                                 plan_jobs, run_jobs)
 from itgan_replay.condensation.inversion import InversionConfig, InversionStore
@@ -27,6 +28,7 @@ class LatentRecipe:
                         ("inversion", "random"))
     condense: CondenseConfig = CondenseConfig(iterations=200, subset_size=500)
     inversion: InversionConfig = InversionConfig(steps=100)
+    code: CodeConfig = CodeConfig()  # how a class code is fitted, for a class the generator lacks
     inversion_net: str = setting("trained", "feature net phi of the inversion: trained (on the images being condensed "
                                             "only) or random (untrained)", ("trained", "random"))
     inversion_net_epochs: int = setting(5, "training epochs of the trained inversion net")
@@ -63,7 +65,7 @@ def build_latents(generator: FrozenGenerator, images: torch.Tensor, labels: torc
     optimises through the stored rounding). ``runner`` runs the jobs (:func:`run_jobs`, or e.g. the
     distributed runner with its shard folder bound). ``inversion_store``: inversions computed before from
     the same inputs are read from it instead of inverting again, and new ones kept in it."""
-    device, n_classes = generator.device, generator.config.n_classes
+    device, n_classes = generator.device, generator.n_labels  # its classes, and class codes if it has any
     pool = None
     if recipe.embedding == "pool":
         pool = build_pool(images, labels, n_classes, recipe.pool_size, recipe.pool_epochs, recipe.embedding_arch,

@@ -91,11 +91,14 @@ class FoldedGenerator(nn.Module):
         shift = bn.running_mean.double() - (bias_before.detach().double() if bias_before is not None else 0)
         return torch.cat([w_gain, w_bias - w_gain * shift], 1), torch.cat([inv, -inv * shift])
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor, class_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        """Images of latents ``z`` and labels ``y``; with the ``shared`` conditioning, ``class_vectors`` (N, shared_dim)
+        replace the labels' embeddings (class codes; differentiable)."""
         if self.shared is None:
             scales = self.cond_map[y].to(z.dtype)
         else:
-            scales = torch.addmm(self.cond_shift, torch.cat([z, self.shared(y).to(z.dtype)], 1), self.cond_map)
+            vectors = self.shared(y) if class_vectors is None else class_vectors
+            scales = torch.addmm(self.cond_shift, torch.cat([z, vectors.to(z.dtype)], 1), self.cond_map)
         scales = scales.split([w for w in self.widths for _ in (0, 1)], 1)
         h = self.linear(z).view(len(z), -1, self.bottom_width, self.bottom_width)
         h = h.contiguous(memory_format=torch.channels_last)

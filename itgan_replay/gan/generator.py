@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from copy import deepcopy
+from copy import copy as copy_module
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -203,6 +204,8 @@ class FrozenGenerator(nn.Module):
         if len(self.class_names) != self.config.n_classes:
             raise ValueError(f"{len(self.class_names)} class names for a generator of {self.config.n_classes} classes")
         self.fingerprint = fingerprint(self.config, self.state, self.mean_values, self.std_values)
+        self.base_fingerprint = self.fingerprint  # the generator file's; `fingerprint` also covers class codes
+        self.codes = torch.zeros(0, self.config.shared_dim)  # see with_codes()
         self.extra: dict = {}  # what the file's writer recorded (pretraining: its JSON report)
         self.chunk_size = chunk_size
         self.dtype = dtype
@@ -284,6 +287,39 @@ class FrozenGenerator(nn.Module):
         copy.storage_dtype = dtype
         return copy
 
+    @property
+    def n_labels(self) -> int:
+        """Labels this generator draws: its classes, then its class codes (:meth:`with_codes`)."""
+        return self.config.n_classes + len(self.codes)
+
+    def with_codes(self, codes: torch.Tensor) -> "FrozenGenerator":
+        """A copy that draws ``len(codes)`` more classes: label ``n_classes + i`` conditions on ``codes[i]``
+        (shared_dim numbers, e.g. fitted by :func:`~itgan_replay.condensation.class_code.fit_class_code`) in place
+        of a class embedding. Its :attr:`fingerprint` covers the codes; :attr:`base_fingerprint` is the file's.
+
+        Raises:
+            ValueError: the generator conditions on per-norm class embeddings (the ``class`` conditioning), or the
+                codes are not (k, shared_dim).
+        """
+        if self.config.conditioning != "shared":
+            raise ValueError("class codes need the shared conditioning (a shared class embedding); this generator has "
+                             "per-norm class embeddings")
+        if codes.dim() != 2 or codes.shape[1] != self.config.shared_dim:
+            raise ValueError(f"codes must have shape (k, {self.config.shared_dim}), got {tuple(codes.shape)}")
+        copy = copy_module(self)  # shares the network: only the codes differ
+        copy.codes = codes.detach().float().cpu().clone()
+        copy.fingerprint = state_fingerprint({"codes": copy.codes}, self.base_fingerprint.encode()) if len(codes) else self.base_fingerprint
+        return copy
+
+    def images_from_vectors(self, z: torch.Tensor, class_vectors: torch.Tensor) -> torch.Tensor:
+        """Normalised images of latents ``z`` conditioned on ``class_vectors`` (N, shared_dim) instead of labels:
+        differentiable with respect to both (what fitting a class code optimises); one chunk."""
+        if self.config.conditioning != "shared":
+            raise ValueError("class vectors need the shared conditioning")
+        z, vectors = z.to(self.device, self.dtype), class_vectors.to(self.device, self.dtype)
+        raw = self.folded(z, torch.zeros(len(z), dtype=torch.long, device=self.device), vectors)
+        return ((raw.float() + 1) / 2 - self.mean) / self.std
+
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Normalised images for latents ``z`` (N, z_dim) and labels ``y`` (N,), in chunks.
 
@@ -306,13 +342,18 @@ class FrozenGenerator(nn.Module):
     def _checked(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if z.dim() != 2 or z.shape[1] != self.config.z_dim or y.shape != z.shape[:1]:
             raise ValueError(f"expected z of shape (N, {self.config.z_dim}) and y of shape (N,), got {tuple(z.shape)} and {tuple(y.shape)}")
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.config.n_classes):
-            raise ValueError(f"labels must lie in [0, {self.config.n_classes}), got {int(y.min())}..{int(y.max())}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.n_labels):
+            raise ValueError(f"labels must lie in [0, {self.n_labels}), got {int(y.min())}..{int(y.max())}")
         return z.to(self.device), y.to(self.device)
 
     def _images(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One chunk through the network, mapped from [-1, 1] to the dataset's normalisation."""
-        return ((self.folded(z.to(self.dtype), y).float() + 1) / 2 - self.mean) / self.std
+        vectors = None
+        if len(self.codes):  # labels past the classes draw class codes
+            table = torch.cat([self.folded.shared.weight, self.codes.to(self.folded.shared.weight)])
+            vectors = F.embedding(y, table)
+        return ((self.folded(z.to(self.dtype), y.clamp(max=self.config.n_classes - 1), vectors).float() + 1) / 2
+                - self.mean) / self.std
 
     def _empty(self, n: int) -> torch.Tensor:
         return torch.empty(n, 3, self.config.img_size, self.config.img_size, device=self.device)
@@ -326,6 +367,8 @@ class FrozenGenerator(nn.Module):
         if self.storage_dtype != torch.float32:
             raise ValueError(f"this is a copy rounded to {self.storage_dtype} (stored_as); save the float32 generator, "
                              "memories record the storage dtype they use")
+        if len(self.codes):
+            raise ValueError("this copy draws class codes (with_codes); save the generator itself, memories store the codes")
         save_checked(path, GENERATOR_FILE_KIND, GENERATOR_FILE_VERSION, {
             "config": asdict(self.config), "state_dict": self.state, "mean": list(self.mean_values),
             "std": list(self.std_values), "class_names": self.class_names, "fingerprint": self.fingerprint,

@@ -6,11 +6,13 @@ import os
 import torch
 
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
+from itgan_replay.memory.class_codes import ClassCodes
 from itgan_replay.memory.codecs import CODECS, LatentCodec, Stored, stored_bytes, stored_rows
 from itgan_replay.memory.files import StoredFileError, load_checked, save_checked
 
 MEMORY_FILE_KIND = "latent-memory"
-MEMORY_FILE_VERSION = 3  # 2: records the generator's storage dtype (version 1: float32); 3: latents as codec tensors
+MEMORY_FILE_VERSION = 4  # 2: records the generator's storage dtype (version 1: float32); 3: latents as codec tensors;
+# 4: class codes and the labels' generator classes
 STORAGE_DTYPES = tuple(CODECS)
 
 
@@ -41,7 +43,11 @@ class LatentMemory:
             first two). They are regenerated from exactly the stored values, in float32.
         generator_dtype: ``torch.float32``, ``float16`` or ``bfloat16``: how the memory stores (and
             counts) the generator's weights. :attr:`generator` is then ``generator.stored_as(generator_dtype)``,
-            so images come from exactly the stored weights; condense against it too.
+            so images come from exactly the stored weights.
+
+    A label is drawn as the generator's class of the same index, unless :attr:`class_codes` says otherwise (a
+    class matched by name, or a learned class code, stored and counted with the latents). Condense against
+    :attr:`drawing_generator` with :meth:`generator_labels`.
     """
 
     def __init__(self, generator: FrozenGenerator, storage_dtype: str | torch.dtype = "float32",
@@ -53,6 +59,16 @@ class LatentMemory:
             generator = generator.stored_as(generator_dtype)
         self.generator, self.storage_dtype, self.codec = generator, name, CODECS[name]
         self.stored: dict[int, Stored] = {}  # per class, the codec's tensors
+        self.class_codes = ClassCodes(generator)
+
+    @property
+    def drawing_generator(self) -> FrozenGenerator:
+        """:attr:`generator` with the memory's class codes: what draws :meth:`generator_labels`."""
+        return self.class_codes.generator
+
+    def generator_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """The labels of :attr:`drawing_generator` that the memory's ``labels`` are drawn as."""
+        return self.class_codes.generator_labels(labels)
 
     @property
     def classes(self) -> list[int]:
@@ -73,8 +89,9 @@ class LatentMemory:
         """Store ``latents`` (n, z_dim) for a class that is not in memory yet."""
         if label in self.stored:
             raise ValueError(f"class {label} is already in memory; classes are stored once")
-        if not 0 <= label < self.generator.config.n_classes:
-            raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes")
+        if not self.class_codes.knows(label):
+            raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes and has "
+                             "no class code")
         if latents.dim() != 2 or latents.shape[1] != self.generator.config.z_dim:
             raise ValueError(f"latents must have shape (n, {self.generator.config.z_dim}), got {tuple(latents.shape)}")
         self.stored[int(label)] = self.codec.encode(latents)
@@ -110,8 +127,13 @@ class LatentMemory:
         return self.generator.param_bytes
 
     @property
+    def code_bytes(self) -> int:
+        """Bytes of the class codes (float16)."""
+        return self.class_codes.code_bytes
+
+    @property
     def total_bytes(self) -> int:
-        return self.latent_bytes + self.generator_bytes
+        return self.latent_bytes + self.code_bytes + self.generator_bytes
 
     def sample(self, n: int, device: str | torch.device | None = None, classes: list[int] | None = None,
                rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,9 +146,10 @@ class LatentMemory:
     def generate(self, z: torch.Tensor, y: torch.Tensor, device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images of given latents/labels on ``device`` (the generator moves there if needed)."""
         device = torch.device(device) if device is not None else self.generator.device
-        if self.generator.device != device:
-            self.generator.to(device)
-        return self.generator.generate(z.float().to(device), y.to(device)), y.to(device)
+        generator = self.drawing_generator
+        if generator.device != device:
+            generator.to(device)
+        return generator.generate(z.float().to(device), self.generator_labels(y).to(device)), y.to(device)
 
     def all(self, classes: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The stored latents (float32) of ``classes`` (default: all) and their labels."""
@@ -138,13 +161,13 @@ class LatentMemory:
         return z, torch.cat([torch.full((self._count(c),), c, dtype=torch.long) for c in classes])
 
     def capacity(self, budget_bytes: int) -> int:
-        """How many latents fit beside the generator in ``budget_bytes``.
+        """How many latents fit beside the generator and the class codes in ``budget_bytes``.
 
         Raises:
             BudgetError: the generator alone does not fit.
         """
         require_generator_fits(self.generator, budget_bytes)
-        return (budget_bytes - self.generator_bytes) // self.bytes_per_latent
+        return max(0, budget_bytes - self.generator_bytes - self.code_bytes) // self.bytes_per_latent
 
     def shrink_to(self, budget_bytes: int) -> None:
         """Drop latents until ``total_bytes <= budget_bytes``, keeping classes balanced
@@ -173,6 +196,7 @@ class LatentMemory:
             "fingerprint": self.generator.fingerprint, "storage_dtype": self.storage_dtype,
             "generator_storage_dtype": self.generator.provenance["generator_storage_dtype"],
             "labels": self.classes, "latents": [self.stored[c] for c in self.classes],
+            "class_codes": self.class_codes.state(),
         })
 
     @classmethod
@@ -196,4 +220,6 @@ class LatentMemory:
                 raise StoredFileError(f"{path}: class {label}'s latents do not decode to the generator's z_dim "
                                       f"{generator.config.z_dim}; the file does not belong to this generator")
             memory.stored[int(label)] = stored
+        if version >= 4:
+            memory.class_codes.load_state(payload["class_codes"])
         return memory

@@ -1,0 +1,118 @@
+"""Class codes: a class the generator never saw is drawn through a learned conditioning vector."""
+import json
+
+import pytest
+import torch
+
+from experiments import split_cifar100
+from itgan_replay import LatentMemory
+from itgan_replay.condensation.class_code import CodeConfig, condition_new_classes, fit_class_code, plan_class_codes
+from itgan_replay.memory.class_codes import ClassCodes
+from strategies import ITGANReplayConfig, ITGANReplayPlugin
+from strategies.generative_replay import GenerativeReplayPlugin
+from conftest import tiny_generator, write_image_folder
+
+
+def test_a_code_equal_to_a_class_embedding_draws_that_class_and_codes_change_the_fingerprint(generator):
+    z = torch.randn(6, 16)
+    row = generator.folded.shared.weight[2].detach()
+    coded = generator.with_codes(torch.stack([row, torch.zeros_like(row)]))
+    assert coded.n_labels == 6 and coded.base_fingerprint == generator.fingerprint != coded.fingerprint
+    assert torch.equal(coded.generate(z, torch.full((6,), 4)), generator.generate(z, torch.full((6,), 2)))
+    assert torch.allclose(coded.images_from_vectors(z, row.expand(6, -1)), generator.generate(z, torch.full((6,), 2)))
+    assert torch.equal(coded.generate(z, torch.arange(6) % 4), generator.generate(z, torch.arange(6) % 4))  # classes as before
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        generator.generate(z, torch.full((6,), 4))  # the base draws no code
+    with pytest.raises(ValueError, match="save the generator itself"):
+        coded.save("never.pt")
+
+
+def test_a_fitted_code_draws_the_class_it_was_fitted_on():
+    generator = tiny_generator(n_classes=4)
+    photos = generator.generate(torch.randn(48, 16), torch.full((48,), 3))  # photos of class 3
+    assert torch.equal(fit_class_code(generator, photos, CodeConfig(steps=0)), generator.folded.shared.weight.mean(0))
+    code = fit_class_code(generator, photos, CodeConfig(steps=150), seed=0)
+    coded = generator.with_codes(code[None])
+    z = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
+    distance = {y: (coded.generate(z, torch.full((256,), y)).mean(0) - photos.mean(0)).pow(2).mean().item() for y in range(5)}
+    assert distance[4] < min(distance[y] for y in (0, 1, 2)) / 2  # nearer class 3's photos than any other class is
+    assert torch.equal(fit_class_code(generator, photos, CodeConfig(steps=150), seed=0), code)  # seeded
+
+
+def test_classes_are_matched_by_name_and_a_missing_class_gets_a_code_or_an_error():
+    generator = tiny_generator(n_classes=4, class_names=["a", "b", "c", "d"])
+    images, labels = torch.randn(9, 3, 32, 32), torch.tensor([0, 1, 2] * 3)
+    codes = ClassCodes(generator)
+    plan = plan_class_codes(generator, [0, 1, 2], ["c", "a", "x"], "auto")
+    assert plan == {0: 2, 1: 0, 2: None}
+    coded = condition_new_classes(codes, plan, images, labels, CodeConfig(steps=2))
+    assert coded == [2] and codes.class_index == {0: 2, 1: 0}
+    assert codes.generator_labels(torch.tensor([0, 1, 2, 2])).tolist() == [2, 0, 4, 4]  # x: the first code, never a class
+    assert codes.code_bytes == 8 * 2  # shared_dim 8 in float16
+    assert plan_class_codes(generator, [0, 1], ["c", "a"], "all") == {0: None, 1: None}
+    assert plan_class_codes(generator, [0, 5], None, "auto") == {0: 0, 5: None}  # without names: by index
+    with pytest.raises(ValueError, match=r"the generator has no class 'x' \(label 2\) and class codes are off"):
+        plan_class_codes(generator, [0, 1, 2], ["c", "a", "x"], "off")
+
+
+def test_codes_round_trip_through_memory_files_and_their_bytes_count(tmp_path):
+    generator = tiny_generator(n_classes=4)
+    memory = LatentMemory(generator, "float16")
+    memory.class_codes.add_code(7, torch.randn(8))
+    memory.class_codes.assign(5, 1)
+    for label in (0, 5, 7):
+        memory.add(label, torch.randn(3, 16))
+    with pytest.raises(ValueError, match="class 9 is outside the generator's 4 classes and has no class code"):
+        memory.add(9, torch.randn(1, 16))
+    assert memory.code_bytes == 16 and memory.total_bytes == memory.generator_bytes + 9 * 16 * 2 + 16
+    memory.save(tmp_path / "m.pt")
+    loaded = LatentMemory.load(tmp_path / "m.pt", tiny_generator(n_classes=4))
+    assert loaded.total_bytes == memory.total_bytes and loaded.class_codes.class_index == {5: 1}
+    assert torch.equal(loaded.generate(*loaded.all())[0], memory.generate(*memory.all())[0])
+    z, _ = memory.all([5])
+    assert torch.equal(memory.generate(z, torch.full((3,), 5))[0], generator.generate(z, torch.full((3,), 1)))  # drawn as 1
+    budget = memory.generator_bytes + memory.code_bytes + 4 * 32 + 10
+    memory.shrink_to(budget)
+    assert len(memory) == 4 and memory.total_bytes <= budget  # the codes' bytes leave room for 4 latents, not 5
+
+
+def test_plugin_fits_a_code_for_a_class_the_generator_lacks_and_counts_it():
+    generator = tiny_generator(n_classes=4, class_names=["a", "b", "c", "d"])
+    config = ITGANReplayConfig(latents_per_class=2, progress=False)
+    plugin = ITGANReplayPlugin(generator, config, class_names=["b", "zebra"])
+    images, labels = torch.randn(8, 3, 32, 32), torch.tensor([0, 1] * 4)
+    plugin.add_classes(images, labels, [0, 1])
+    assert plugin.memory.class_codes.class_index == {0: 1} and list(plugin.memory.class_codes.codes) == [1]
+    assert [r["class_code"] for r in plugin.condensed] == [False, True]
+    assert plugin.memory_use().stored_bytes == plugin.memory.total_bytes == (
+        plugin.memory.generator_bytes + 4 * 16 * 4 + 8 * 2)  # float32 latents, one float16 code
+    off = ITGANReplayPlugin(generator, ITGANReplayConfig(latents_per_class=2, progress=False, class_codes="off"),
+                            class_names=["b", "zebra"])
+    with pytest.raises(ValueError, match="no class 'zebra'"):
+        off.add_classes(images, labels, [0, 1])
+
+
+def test_generative_replay_counts_its_codes():
+    generator = tiny_generator(n_classes=4, class_names=["a", "b", "c", "d"])
+    plugin = GenerativeReplayPlugin(generator, 10**7, class_names=["zebra", "a"], code=CodeConfig(steps=2))
+    plan = plan_class_codes(generator, [0, 1], plugin.class_names, plugin.class_codes)
+    condition_new_classes(plugin.codes, plan, torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 0, 1]), plugin.code)
+    assert plugin.memory_use().stored_bytes == plugin.generator.param_bytes + 16
+    assert plugin.codes.generator_labels(torch.tensor([0, 1])).tolist() == [4, 0]
+
+
+def test_main_job_takes_a_generator_of_other_classes_and_keeps_the_budget_at_every_experience(tmp_path, capsys):
+    data = write_image_folder(tmp_path / "data", ["cat", "dog", "frog", "ship"])
+    tiny_generator(class_names=["dog", "owl", "ship", "van"]).save(tmp_path / "g.pt", extra={"dataset": "imagefolder:other"})
+    argv = ["--preset", "smoke", "--dataset", f"imagefolder:{data}", "--generator", str(tmp_path / "g.pt"), "--experiences",
+            "2", "--methods", "itgan,gan-fresh", "--out-dir", str(tmp_path / "runs"), "--name", "t", "--no-progress",
+            "--code-steps", "3", "--budget-bytes", "60000"]
+    assert split_cifar100.main(argv) == 0
+    saved = json.loads((tmp_path / "runs/t/results.json").read_text())
+    assert saved["settings"]["generator_known_classes"] == ["dog", "ship"]
+    itgan = saved["results"]["itgan"]
+    assert max(itgan["stored_bytes_curve"]) <= 60_000 and itgan["stored_bytes"] <= 60_000
+    assert itgan["stored_bytes_without_generator"] == itgan["stored_bytes"] - itgan["generator_bytes"]
+    assert split_cifar100.main([*argv, "--class-codes", "off", "--name", "off"]) == 2
+    assert ("the generator has no class cat, frog (2 of the stream's 4) and --class-codes is off; turn class codes on "
+            "(auto) or use a generator of these classes") in capsys.readouterr().err
