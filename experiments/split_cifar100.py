@@ -46,7 +46,7 @@ from itgan_replay.memory.latent import BudgetError, require_generator_fits
 from itgan_replay.settings import check_choices, setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
 from strategies.itgan_plugin import ITGANReplayConfig
-from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, build_method, memory_use
+from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, OPT_IN_METHODS, build_method, memory_use
 from strategies.metrics import StoredBytes
 from strategies.scenario import class_incremental_stream, seeded_class_order
 
@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="like --pretrain, but on a seeded share (e.g. 0.5; a draw seeded 0) of each class's training "
                         "photos, and the stream is built from the rest: the generator never sees the stream's photos. "
                         "Cached at generators/<dataset>-<preset>-share<percent>.pt")
-    p.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)} (default: all; jpeg32 only for "
-                                     "photos above 32x32)")
+    p.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)} (default: all but "
+                                     f"{', '.join(OPT_IN_METHODS)}; jpeg32 only for photos above 32x32)")
     p.add_argument("--experiences", type=int, help="number of experiences (default: 10, or classes/2 if fewer than 20 classes)")
     p.add_argument("--name", help="run name under --out-dir (default: <dataset>-<preset>-seed<seed>)")
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written (default: %(default)s)")
@@ -534,7 +534,7 @@ def run(job: StreamRun) -> dict[str, dict]:
         one of :data:`RUN_ERRORS`: before any training, for what cannot run.
     """
     preset, run_dir = job.settings, job.run_dir
-    methods = list(job.methods or METHODS)
+    methods = list(job.methods or (m for m in METHODS if m not in OPT_IN_METHODS))
     itgan = plugin_config(preset, job.seed, job.progress)
     for method in methods:  # a corrupt or old-format checkpoint stops here, before any data loads
         checkpoint_settings(run_dir / "checkpoints" / f"{method}.ckpt")

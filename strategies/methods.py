@@ -19,6 +19,8 @@ LATENT_METHODS = {
     "itgan": "IT-GAN: inversion init + condensation",
     "inversion": "GAN inversion latents (no condensation)",
     "gan-stored": "GAN replay from stored random latents (no inversion, no condensation)",
+    "itgan-random": "IT-GAN condensation from random latents instead of inversions: no latent starts from a photo "
+                    "(a privacy option; not run unless named in --methods)",
 }
 GENERATOR_METHODS = {
     **LATENT_METHODS,
@@ -32,6 +34,8 @@ METHODS = {
     "naive": "no replay (fine-tuning)",
     "joint": "joint training on all data (upper bound)",
 }
+OPT_IN_METHODS = ("itgan-random",)
+"""Methods a run leaves out unless they are named."""
 
 
 def memory_use(plugins: list) -> MemoryUse:
@@ -43,10 +47,13 @@ def memory_use(plugins: list) -> MemoryUse:
 
 
 def latent_config(name: str, base: ITGANReplayConfig) -> ITGANReplayConfig:
-    """The plugin settings of a latent method: ``gan-stored`` and ``inversion`` skip condensation."""
+    """The plugin settings of a latent method: ``gan-stored`` and ``inversion`` skip condensation; ``gan-stored`` and
+    ``itgan-random`` start from random latents."""
+    recipe = base.recipe
     if name == "itgan":
         return base
-    recipe = base.recipe
+    if name == "itgan-random":
+        return replace(base, recipe=replace(recipe, init="random"))
     return replace(base, recipe=replace(recipe, init="random" if name == "gan-stored" else "inversion",
                                         condense=replace(recipe.condense, iterations=0)))
 

@@ -52,3 +52,27 @@ def feature_distances(embed: Callable[[torch.Tensor], torch.Tensor]) -> Distance
         with torch.no_grad():
             return torch.cdist(embed(a), embed(b))
     return distances
+
+
+def membership_auc(members: torch.Tensor, nonmembers: torch.Tensor) -> float:
+    """How well a score tells members from non-members (higher: more likely a member): the probability that a random
+    member scores above a random non-member, ties counted half (the ROC AUC); 0.5 when the score says nothing."""
+    m, n = members.double()[:, None], nonmembers.double()[None, :]
+    return float(((m > n).double() + 0.5 * (m == n).double()).mean())
+
+
+def tpr_at_fpr(members: torch.Tensor, nonmembers: torch.Tensor, fpr: float) -> float:
+    """The share of members that score above the threshold which at most ``fpr`` of the non-members exceed."""
+    if not 0 <= fpr < 1:
+        raise ValueError(f"fpr must lie in [0, 1), got {fpr}")
+    ranked = nonmembers.double().sort(descending=True).values
+    allowed = int(fpr * len(ranked))  # non-members that may score above the threshold
+    threshold = ranked[allowed] if allowed < len(ranked) else float("-inf")
+    return float((members.double() > threshold).double().mean())
+
+
+def best_match(photos: torch.Tensor, returned: torch.Tensor, similarity: Distances, higher_is_closer: bool) -> torch.Tensor:
+    """For each of ``photos``, its similarity to the nearest of ``returned`` (negated for a distance): a membership
+    score, higher for a photo the memory gives back something close to."""
+    scores = similarity(photos, returned)
+    return scores.max(1).values if higher_is_closer else -scores.min(1).values
