@@ -45,7 +45,7 @@ from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state
 from itgan_replay.memory.latent import BudgetError, require_generator_fits
 from itgan_replay.settings import check_choices, setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy
-from strategies.itgan_plugin import ITGANReplayConfig
+from strategies.itgan_plugin import ITGANReplayConfig, experience_tensors
 from strategies.methods import GENERATOR_METHODS, LATENT_METHODS, METHODS, OPT_IN_METHODS, build_method, memory_use
 from strategies.metrics import StoredBytes
 from strategies.scenario import class_incremental_stream, seeded_class_order
@@ -411,9 +411,25 @@ def run_method(name: str, benchmark, preset: Preset, itgan: ITGANReplayConfig, j
             "final_average_forgetting": result["average_forgetting"][-1],
             "stored_bytes": stored, "stored_samples": n_train if name == "joint" else used.stored_samples,
             "generator_bytes": used.generator_bytes, "stored_bytes_without_generator": stored - used.generator_bytes,
-            "final_model_sha256": state_fingerprint(strategy.model.state_dict()), "wall_s": wall, "seconds": used.seconds,
+            "final_model_sha256": state_fingerprint(strategy.model.state_dict()),
+            "final_class_accuracy": final_class_accuracy(strategy.model, benchmark.test_stream, class_names, job.device),
+            "wall_s": wall, "seconds": used.seconds,
             "inversions_reused": used.inversions_reused,
             "memory_file": None if memory_file is None else str(memory_file)}
+
+
+@torch.no_grad()
+def final_class_accuracy(model: torch.nn.Module, test_stream, class_names: list[str], device: str) -> dict[str, float]:
+    """The final model's accuracy on each class's test photos, by class name (e.g. to split known from unknown
+    classes)."""
+    model.eval()
+    correct, total = torch.zeros(len(class_names)), torch.zeros(len(class_names))
+    for experience in test_stream:
+        images, labels = experience_tensors(experience.dataset)
+        predicted = torch.cat([model(x.to(device)).argmax(1).cpu() for x in images.split(500)])
+        total += torch.bincount(labels, minlength=len(class_names)).float()
+        correct += torch.bincount(labels[predicted == labels], minlength=len(class_names)).float()
+    return {name: float(correct[c] / total[c]) for c, name in enumerate(class_names) if total[c] > 0}
 
 
 def plot_curves(results: dict[str, dict], path: Path, exposure: str | None = None) -> None:

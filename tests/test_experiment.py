@@ -44,6 +44,10 @@ def test_smoke_run_writes_results_plots_and_tensorboard(setup, capsys):
     assert results["gan-fresh"]["stored_bytes"] == generator_bytes == results["itgan"]["generator_bytes"] > 0
     assert results["gan-fresh"]["stored_samples"] == 0
     assert results["joint"]["final_average_forgetting"] == 0
+    for r in results.values():  # per class, the final model on each class's 4 test photos: the average of them all
+        per_class = r["final_class_accuracy"]
+        assert list(per_class) == ["0", "1", "2", "3"] and all(v in (0, 0.25, 0.5, 0.75, 1) for v in per_class.values())
+        assert sum(per_class.values()) / 4 == pytest.approx(r["final_average_accuracy"])
     assert (root / "runs/t/curves.png").stat().st_size > 1000
     for saved in ("methods/itgan.json", "results.json"):  # both say which photos the generator saw
         assert json.loads((root / "runs/t" / saved).read_text())["settings"]["generator_trained_on"] == "imagefolder:pretrain-photos"
