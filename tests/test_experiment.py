@@ -522,7 +522,7 @@ def test_boolean_settings_are_flags_that_take_the_recorded_1_and_0_too():
 
 
 @pytest.mark.parametrize("script", ["split_cifar100", "pretrain_generator", "score_generators", "budget_sweep",
-                                    "condense_dataset", "generator_dtype", "preset_sweep", "privacy_report", "import_latents",
+                                    "condense_dataset", "generator_dtype", "preset_sweep", "privacy_report", "import_latents", "accuracy_vs_cas",
                                     "synthetic_training"])
 def test_every_option_with_a_default_shows_it_in_help(script, capsys):
     import importlib
@@ -678,3 +678,37 @@ def test_inversion_reads_the_inversions_itgan_made_and_trains_the_model_it_train
     assert (shared["itgan"]["inversions_reused"], shared["inversion"]["inversions_reused"], alone["inversions_reused"]) == (0, n_jobs, 0)
     assert shared["inversion"]["final_model_sha256"] == alone["final_model_sha256"]
     assert not (root / "runs/shared/inversions").exists()  # photo inversions do not outlive the run
+
+
+def test_least_squares_line_and_its_slope_error_match_hand_computed_values():
+    from experiments.accuracy_vs_cas import least_squares
+
+    assert least_squares([(0, 1), (1, 3), (2, 5)]) == {"intercept": 1.0, "slope": 2.0, "slope_stderr": 0.0, "points": 3}
+    fit = least_squares([(0, 0), (1, 1), (2, 1)])  # slope 1/2, residuals -1/6, 1/3, -1/6: stderr sqrt((1/6) / 1 / 2)
+    assert fit["slope"] == pytest.approx(0.5) and fit["intercept"] == pytest.approx(1 / 6)
+    assert fit["slope_stderr"] == pytest.approx((1 / 12) ** 0.5)
+    assert least_squares([(0, 0), (1, 1)]) is None
+
+
+def test_accuracy_vs_cas_runs_each_snapshot_and_the_baselines_once_on_held_out_photos(setup, tmp_path, capsys):
+    from experiments import accuracy_vs_cas
+
+    root, dataset, _ = setup
+    rows = []
+    for iteration, seed in ((0, 3), (100, 4), (200, 5)):
+        path = tmp_path / f"iter_{iteration}.pt"
+        tiny_generator(seed=seed).save(path, extra={"dataset": "imagefolder:pretrain-photos", "iteration": iteration})
+        rows.append({"file": str(path), "fingerprint": FrozenGenerator.load(path).fingerprint, "iteration": iteration,
+                     "cas": {"validation": {"mean": 0.1 * (seed - 2), "std": 0.01}}})
+    (tmp_path / "cas.json").write_text(json.dumps({"settings": {}, "rows": rows}))
+    argv = [str(tmp_path / "cas.json"), "--dataset", dataset, "--preset", "smoke", "--validation-per-class", "4",
+            "--out-dir", str(tmp_path / "runs"), "--name", "ac", "--no-progress"]
+    assert accuracy_vs_cas.main(argv) == 0
+    saved = json.loads((tmp_path / "runs/ac/accuracy_vs_cas.json").read_text())
+    assert [r["iteration"] for r in saved["rows"]] == [0, 100, 200] and set(saved["lines"]) == {"jpeg", "exemplar"}
+    assert set(saved["rows"][0]["accuracy"]) == {"itgan", "gan-fresh"} and saved["fits"]["itgan"]["points"] == 3
+    settings = json.loads((tmp_path / "runs/ac-100/results.json").read_text())["settings"]
+    assert settings["evaluated_on"].startswith("validation: 4 held-out") and settings["generator"] == rows[1]["fingerprint"]
+    assert (tmp_path / "runs/ac/accuracy_vs_cas.png").stat().st_size > 1000
+    assert accuracy_vs_cas.main([*argv, "--methods", "jpeg"]) == 2
+    assert "--methods takes generator methods" in capsys.readouterr().err
