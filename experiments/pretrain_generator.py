@@ -30,7 +30,7 @@ import torch
 
 from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
                              line_buffered_output)
-from itgan_replay.data import DatasetError, load_dataset, split_share, split_validation
+from itgan_replay.data import DatasetError, load_dataset, select_classes, split_share, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training photos per class held out (a draw seeded 0) to score the generator's CAS honestly "
                         "beside the test photos; 0 trains on all of them and scores on the test photos alone "
                         "(default: %(default)s)")
+    p.add_argument("--classes", help="comma-separated class names to train on, the rest left out (default: every class; "
+                                     "e.g. a generator that knows half the stream's classes)")
     p.add_argument("--share", type=float, default=1.0,
                    help="train on this seeded share of each class's training photos (a draw seeded 0; the main job's "
                         "--pretrain-share builds its stream from the rest); 1: all of them")
@@ -78,6 +80,7 @@ class PretrainRun:
     image_size: int | None = None
     resize: bool = False
     share: float = 1.0
+    classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.validation_per_class < 0:
@@ -128,6 +131,8 @@ def pretrain(job: PretrainRun) -> dict:
         KeyboardInterrupt: Ctrl-C or SIGTERM, after a checkpoint is written.
     """
     train, test = load_dataset(job.dataset, job.data_root, job.image_size, job.resize)
+    if job.classes:
+        train, test = (select_classes(d, job.classes) for d in (train, test))
     if job.share < 1:
         train, _ = split_share(train, job.share, seed=0)
     validation = None
@@ -140,7 +145,7 @@ def pretrain(job: PretrainRun) -> dict:
         trainer = GANTrainer(train.images, train.labels, train.class_names, train.mean, train.std, config, workdir,
                              SummaryWriter(str(workdir / "tensorboard")), job.device,
                              about={"dataset": job.dataset, "validation_per_class": job.validation_per_class,
-                                    "share": job.share})
+                                    "share": job.share, "classes": list(train.class_names)})
         if trainer.checkpoint_path.exists():
             trainer.load_checkpoint()
             print(f"resuming {trainer.checkpoint_path} at iteration {trainer.iteration} of {config.iterations}", flush=True)
@@ -171,6 +176,7 @@ def pretrain(job: PretrainRun) -> dict:
               "cas_validation": scores["trained"].get("validation", {}).get("mean"),
               "cas_validation_random_init": scores["random_init"].get("validation", {}).get("mean"),
               "cas_scores": scores, "validation_per_class": job.validation_per_class, "share": job.share,
+              "classes": list(train.class_names),
               "n_train": len(train),
               "cas_per_class": job.cas_per_class, "cas_epochs": job.cas_epochs, "cas_seeds": job.cas_seeds,
               "n_test": len(test), "fingerprint": generator.fingerprint,
@@ -187,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         job = PretrainRun(args.dataset, args.out, config_from_args(args, PRESETS[args.preset]), args.preset, args.workdir,
                           args.device, args.validation_per_class, args.cas_per_class, args.cas_epochs, args.cas_seeds,
-                          not args.no_progress, args.data_root, args.image_size, args.resize, args.share)
+                          not args.no_progress, args.data_root, args.image_size, args.resize, args.share,
+                          tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else None)
     except ValueError as err:  # a setting's message names its --option
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -104,6 +104,24 @@ def split_validation(train: ImageTensors, per_class: int, seed: int = 0) -> tupl
     return _without(train, torch.cat(held))
 
 
+def select_classes(data: ImageTensors, names: Sequence[str]) -> ImageTensors:
+    """The images of the classes ``names`` only, relabelled ``0..`` in the dataset's class order.
+
+    Raises:
+        DatasetError: a name that is not one of the dataset's classes, or no name.
+    """
+    if unknown := [n for n in names if n not in data.class_names]:
+        raise DatasetError(f"no class {', '.join(unknown)} in the dataset; its classes are {', '.join(data.class_names[:12])}…")
+    if not names:
+        raise DatasetError("select at least one class")
+    kept = [c for c, name in enumerate(data.class_names) if name in names]
+    new_label = torch.full((len(data.class_names),), -1, dtype=torch.long)
+    new_label[kept] = torch.arange(len(kept))
+    mask = torch.isin(data.labels, torch.tensor(kept))
+    return ImageTensors(data.images[mask], new_label[data.labels[mask]], [data.class_names[c] for c in kept], data.mean,
+                        data.std)
+
+
 def split_share(train: ImageTensors, share: float, seed: int = 0) -> tuple[ImageTensors, ImageTensors]:
     """Split every class's training images in two by a seeded draw: ``share`` of them (rounded) and the rest,
     e.g. photos for a generator and a stream that it never sees. Returns (the share, the rest).

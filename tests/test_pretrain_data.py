@@ -411,3 +411,27 @@ def test_console_commands_are_the_main_job_and_pretraining():
     commands = {e.name: e for e in entry_points(group="console_scripts") if e.name.startswith("itgan-replay")}
     assert commands["itgan-replay-run"].load() is split_cifar100.main
     assert commands["itgan-replay-pretrain"].load() is pretrain_generator.main
+
+
+def test_pretraining_on_some_classes_knows_only_them_and_records_them(tmp_path, capsys):
+    import json
+
+    from conftest import write_image_folder
+    from experiments.pretrain_generator import main as pretrain_main
+    from itgan_replay.data import select_classes
+
+    data = write_image_folder(tmp_path / "photos", ["a", "b", "c"], n_train=6, n_test=3)
+    train = load_dataset(f"imagefolder:{data}")[0]
+    picked = select_classes(train, ["c", "a"])
+    assert picked.class_names == ["a", "c"] and picked.labels.tolist() == [0] * 6 + [1] * 6  # the dataset's order
+    assert torch.equal(picked.images[6:], train.images[train.labels == 2])
+    with pytest.raises(DatasetError, match="no class zebra in the dataset"):
+        select_classes(train, ["zebra"])
+    out = tmp_path / "g.pt"
+    assert pretrain_main(["--dataset", f"imagefolder:{data}", "--out", str(out), "--ch", "2", "--d-ch", "2", "--batch-size",
+                          "4", "--iterations", "1", "--checkpoint-every", "1", "--standing-batches", "1", "--cas-per-class",
+                          "2", "--cas-epochs", "1", "--cas-seeds", "1", "--validation-per-class", "2", "--no-progress",
+                          "--classes", "c,a"]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["classes"] == ["a", "c"] and report["n_train"] == 2 * 4
+    assert FrozenGenerator.load(out).class_names == ["a", "c"]
