@@ -16,6 +16,7 @@ from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.data import ImageTensors, load_dataset
+from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.settings import help_of
 
 TYPES = {"int": int, "float": float, "str": str, "bool": int}
@@ -163,6 +164,16 @@ def require_at_least(args: argparse.Namespace, minimum: dict[str, int | float]) 
         for value in given if isinstance(given, list) else [given]:
             if value is not None and value < least:
                 raise ValueError(f"--{name.replace('_', '-')} must be {least} or more, got {value}")
+
+
+def require_generator_of(generator: FrozenGenerator, data: ImageTensors, what: str = "the generator") -> None:
+    """Stops (UsageError) unless ``generator`` makes ``data``'s image size and has its classes in its order: the
+    scripts other than the main job draw label ``i`` as the generator's class ``i`` (the main job matches classes
+    by name and learns class codes for the others)."""
+    if generator.class_names != data.class_names or generator.config.img_size != data.image_size:
+        raise UsageError(f"{what} makes {generator.config.img_size}-pixel images of classes {generator.class_names[:3]}…; "
+                         f"the photos are {data.image_size}-pixel, of {data.class_names[:3]}…. This script needs a generator "
+                         "of the photos' own classes (the main job takes others, through class codes)")
 
 
 def line_buffered_output() -> None:

@@ -20,8 +20,9 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from experiments.cli import (HelpFormatter, add_config_options, add_dataset_options, add_recipe_options, config_from_args,
-                             load_dataset_from_args, recipe_from_args, require_at_least)
+from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_recipe_options,
+                             config_from_args, load_dataset_from_args, recipe_from_args, require_at_least,
+                             require_generator_of)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.distributed import ShardMergeError, run_distributed
 from itgan_replay.condensation.inversion import InversionConfig
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         generator = FrozenGenerator.load(args.generator, device=device).stored_as(GENERATOR_STORAGE_DTYPES[config.generator_dtype])
         train, _ = load_dataset_from_args(args)
+        require_generator_of(generator, train)
         train = train.with_stats(generator.mean_values, generator.std_values)
         classes = list(range(len(train.class_names)))
         memory = LatentMemory(generator, config.storage_dtype, generator.storage_dtype)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}: {len(memory)} latents of {len(classes)} classes, {memory.latent_bytes:,} latent bytes "
                   f"+ {memory.generator_bytes:,} generator bytes")
         return 0
-    except (DatasetError, StoredFileError, ShardMergeError, FileNotFoundError) as err:
+    except (UsageError, DatasetError, StoredFileError, ShardMergeError, FileNotFoundError) as err:
         print(f"error (rank {rank}): {err}", file=sys.stderr)
         return 2
     finally:

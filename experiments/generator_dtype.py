@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args, require_at_least
+from experiments.cli import (HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args, require_at_least,
+                             require_generator_of)
 from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         require_at_least(args, {"validation_per_class": 1})
         source = FrozenGenerator.load(args.generator)
         train, test = load_dataset_from_args(args)
+        require_generator_of(source, train)
         _, validation = split_validation(train, args.validation_per_class, seed=0)
         header = {"generator_file": str(args.generator), **source.provenance, "dataset": args.dataset,
                   "seeds": args.seeds, "code": code_version(), "validation_per_class": args.validation_per_class,

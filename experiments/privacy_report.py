@@ -41,7 +41,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import HelpFormatter, add_dataset_options, code_version, load_dataset_from_args, require_at_least, save_figure
+from experiments.cli import (HelpFormatter, add_dataset_options, code_version, load_dataset_from_args, require_at_least,
+                             require_generator_of, save_figure)
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.inversion import invert
 from itgan_replay.condensation.nets import build_net, train_classifier, trained_net
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         generator = FrozenGenerator.load(args.generator)
         train = load_dataset_from_args(args)[0].with_stats(generator.mean_values, generator.std_values)
         other = load_dataset_from_args(args, args.feature_dataset)[0].with_stats(generator.mean_values, generator.std_values)
+        require_generator_of(generator, train)
         if len(train.class_names) % args.experiences:
             raise ValueError(f"{args.experiences} experiences cannot split {len(train.class_names)} classes evenly")
         if other.class_names != train.class_names:

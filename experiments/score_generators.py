@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, code_version, differences, load_dataset_from_args,
-                             require_at_least)
+                             require_at_least, require_generator_of)
 from experiments.pretrain_generator import add_cas_options, cas_over_seeds
 from itgan_replay.data import DatasetError, normalize, split_validation
 from itgan_replay.gan.generator import FrozenGenerator
@@ -86,9 +86,7 @@ def score(args: argparse.Namespace) -> dict:
         if generator.fingerprint in done:
             print(f"{path}: already in {args.out}")
             continue
-        if generator.class_names != train.class_names or generator.config.img_size != train.image_size:
-            raise UsageError(f"{path} makes {generator.config.img_size}-pixel images of classes {generator.class_names[:3]}…; "
-                             f"the photos are {train.image_size}-pixel, of {train.class_names[:3]}…")
+        require_generator_of(generator, train, str(path))
         stats = (generator.mean_values, generator.std_values)
         eval_sets = {split: (normalize(images, *stats), labels) for split, (images, labels) in photos.items()}
         scores = cas_over_seeds(generator, eval_sets, args.cas_per_class, args.cas_epochs, args.cas_seeds)

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from experiments.cli import (HelpFormatter, add_dataset_options, add_recipe_options, code_version, load_dataset_from_args, recipe_from_args,
-                             require_at_least, save_figure)
+                             require_at_least, require_generator_of, save_figure)
 from itgan_replay.condensation.condense import CondenseConfig, class_image_sets
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import accuracy, build_net, train_classifier
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         [recipe_of(source, recipe) for source in args.sources if source != "real"]  # checks every source
         generator = FrozenGenerator.load(args.generator)
         train, test = (d.with_stats(generator.mean_values, generator.std_values) for d in load_dataset_from_args(args))
+        require_generator_of(generator, train)
         settings = settings_of(args, generator, recipe)
         results_path = args.out / "results.json"
         runs = []

@@ -116,3 +116,22 @@ def test_main_job_takes_a_generator_of_other_classes_and_keeps_the_budget_at_eve
     assert split_cifar100.main([*argv, "--class-codes", "off", "--name", "off"]) == 2
     assert ("the generator has no class cat, frog (2 of the stream's 4) and --class-codes is off; turn class codes on "
             "(auto) or use a generator of these classes") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("condense_dataset", ["--out", "{out}/m.pt"]),
+    ("synthetic_training", ["--out", "{out}"]),
+    ("generator_dtype", ["--out", "{out}/d.json", "--validation-per-class", "2"]),
+    ("privacy_report", ["--feature-dataset", "{dataset}", "--out", "{out}", "--experiences", "2"]),
+    ("score_generators", ["--out", "{out}/cas.json", "--validation-per-class", "2"]),
+])
+def test_scripts_that_draw_classes_by_index_refuse_a_generator_of_other_classes(tmp_path, capsys, script, extra):
+    import importlib
+
+    data = write_image_folder(tmp_path / "data", ["cat", "dog", "frog", "ship"])
+    tiny_generator(class_names=["dog", "owl", "ship", "van"]).save(tmp_path / "g.pt")
+    values = {"dataset": f"imagefolder:{data}", "out": str(tmp_path / "out")}
+    generator = [str(tmp_path / "g.pt")] if script == "score_generators" else ["--generator", str(tmp_path / "g.pt")]
+    argv = [*generator, "--dataset", values["dataset"], *(a.format(**values) for a in extra)]
+    assert importlib.import_module(f"experiments.{script}").main(argv) == 2
+    assert "This script needs a generator of the photos' own classes" in capsys.readouterr().err
