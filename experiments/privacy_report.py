@@ -29,27 +29,29 @@ Each attack has a **null**: the same measure with every true source (member) rep
 its reading when nothing leaks stands beside it. ``itgan-random`` has no source, so only membership applies to it.
 
 Writes ``<out>/privacy.json`` (per memory and attack: rates and their nulls, per class) and ``<out>/privacy.png``
-(source photos beside what each memory gives back).
+(source photos beside what each memory gives back). Each memory (after every experience) and the attacker's
+inversions are kept in ``<out>/parts/``, so a killed report, run again with the same settings, resumes there.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, add_dataset_options, code_version, load_dataset_from_args, require_at_least,
-                             require_generator_of, save_figure)
+from experiments.cli import (HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args,
+                             require_at_least, require_generator_of, save_figure)
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.inversion import invert
 from itgan_replay.condensation.nets import build_net, train_classifier, trained_net
 from itgan_replay.condensation.recipe import build_latents
 from itgan_replay.data import DatasetError, ImageTensors
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, load_checked, save_checked
 from itgan_replay.memory.jpeg import JPEGCodec
 from itgan_replay.memory.latent import LatentMemory
 from itgan_replay.memory.privacy import (best_match, feature_distances, membership_auc, pairwise_psnr, reidentification,
@@ -98,18 +100,58 @@ def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args:
         config = latent_config(name, plugin_config(preset, args.seed, not args.no_progress))
         memory = LatentMemory(generator, config.storage_dtype, GENERATOR_STORAGE_DTYPES[config.generator_dtype])
         per_class = memory.capacity(preset.budget_bytes) // n_classes
-        out[name] = {}
+        part = PartFile(args.out / "parts" / f"{name}.pt", part_settings(args, generator, config))
+        done = part.load()  # the classes an earlier run of the same settings built
         for experience in range(args.experiences):
             classes = order[experience * size:(experience + 1) * size]
+            if all(c in done for c in classes):
+                continue
             mask = torch.isin(train.labels, torch.tensor(classes))
             built = build_latents(memory.generator, images[mask], train.labels[mask], classes, per_class, config.recipe,
                                   experience_seed(args.seed, experience), memory.condense_codec)
             for c in classes:
                 memory.add(c, built.latents[c])
-                z, y = memory.all([c])
-                out[name][c] = {"latents": z, "returned": generator.denormalize(memory.generate(z, y, "cpu")[0]),
-                                "sources": source_indices(built.sources[c][: len(z)], images[train.labels == c])}
+                z, _ = memory.all([c])  # as stored
+                done[c] = {"latents": z, "sources": source_indices(built.sources[c][: len(z)], images[train.labels == c])}
+            part.save(done)
+        out[name] = {}
+        for c, kept in sorted(done.items()):
+            y = torch.full((len(kept["latents"]),), c)
+            out[name][c] = kept | {"returned": generator.denormalize(memory.generate(kept["latents"], y, "cpu")[0])}
     return out
+
+
+def part_settings(args: argparse.Namespace, generator: FrozenGenerator, config, attacker: bool = False) -> dict:
+    """What a saved part depends on: the photos, the generator, the recipe and storage, the seeds (the attacker's
+    seed for the attacker's part)."""
+    return {"dataset": args.dataset, "feature_dataset": args.feature_dataset, "generator": generator.fingerprint,
+            "preset": args.preset, "experiences": args.experiences, "seed": args.seed,
+            "config": json.loads(json.dumps(asdict(config), default=str))} | (
+                {"attacker_seed": args.attacker_seed} if attacker else {})
+
+
+class PartFile:
+    """One part of the report kept on disk (a memory's latents and sources by class, or the attacker's inversions),
+    so that a killed report resumes; written atomically, refused when made at other settings, and naming the commit
+    that made it."""
+
+    KIND, VERSION = "privacy-part", 1
+
+    def __init__(self, path: Path, settings: dict) -> None:
+        self.path, self.settings = path, settings
+
+    def load(self) -> dict:
+        if not self.path.exists():
+            return {}
+        _, payload = load_checked(self.path, self.KIND, self.VERSION)
+        if payload["settings"] != self.settings:
+            raise ValueError(f"{self.path} was made at other settings ({differences(payload['settings'], self.settings)}); "
+                             "pass another --out or remove it")
+        return payload["content"]
+
+    def save(self, content: dict) -> None:
+        save_checked(self.path, self.KIND, self.VERSION, {"settings": self.settings, "content": content,
+                                                          "code": code_version()})
 
 
 def source_indices(sources: torch.Tensor, class_photos: torch.Tensor) -> torch.Tensor:
@@ -221,8 +263,14 @@ def report(args: argparse.Namespace, generator: FrozenGenerator, train: ImageTen
         scored_idx, stand_idx = nonmember_draw(len(rows), len(memory["sources"]), args.seed * 100_003 + c)
         draws[c] = rows[scored_idx], rows[stand_idx]
     needed = torch.cat([torch.cat(d) for d in draws.values()])
-    stream_inverted, needed_inverted = attacker_inversions(
-        generator, train, [(train.images, train.labels), (other.images[needed], other.labels[needed])], args)
+    part = PartFile(args.out / "parts" / "attacker.pt",
+                    part_settings(args, generator, PRESETS[args.preset].itgan.recipe, attacker=True))
+    if not (inverted := part.load()):
+        stream_inverted, needed_inverted = attacker_inversions(
+            generator, train, [(train.images, train.labels), (other.images[needed], other.labels[needed])], args)
+        inverted = {"stream": stream_inverted, "needed": needed_inverted}
+        part.save(inverted)
+    stream_inverted, needed_inverted = inverted["stream"], inverted["needed"]
     other_inverted = torch.zeros(len(other), generator.config.z_dim)
     other_inverted[needed] = needed_inverted
     kinds = {"psnr": (pairwise_psnr, True), "feature": (features, False), "latent": (torch.cdist, False),

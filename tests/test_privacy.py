@@ -63,7 +63,14 @@ def test_privacy_report_runs_every_attack_with_its_null_and_raw_exemplars_give_t
     assert (settings["generator_storage_dtype"], settings["latent_storage_dtype"]) == ("float32", "float32")  # smoke
     assert "the attacker holds the generator, the memory and every training photo" in report["threat_model"]
     assert (tmp_path / "out/privacy.png").stat().st_size > 1000
-    assert main([*args[:3], dataset, *args[4:]]) == 2  # non-members from the stream's own photos would be members
+    parts = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out/parts").iterdir()}
+    assert set(parts) == {"inversion.pt", "itgan.pt", "itgan-random.pt", "attacker.pt"}
+    assert main(args) == 0  # resumes from its parts: nothing rebuilt, the same report
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out/parts").iterdir()} == parts
+    assert json.loads((tmp_path / "out/privacy.json").read_text())["memories"] == memories
+    assert main([*args, "--preset", "quick"]) == 2  # parts of other settings are refused, not mixed
+    assert "was made at other settings" in capsys.readouterr().err
+    assert main([*args[:3], dataset, *args[4:], "--out", str(tmp_path / "other")]) == 2  # non-members from the stream's own photos would be members
     assert "the report needs 24" in capsys.readouterr().err
 
 
