@@ -47,12 +47,12 @@ def fit_class_code(generator: FrozenGenerator, images: torch.Tensor, config: Cod
     """
     if not len(images):
         raise ValueError("a class code needs at least one photo of its class")
+    if generator.config.conditioning != "shared":
+        raise ValueError("class codes need the shared conditioning (a shared class embedding)")
     rng = torch.Generator().manual_seed(seed)
     device = generator.device
     x = images[torch.randperm(len(images), generator=rng)[:config.photos]].to(device)
-    table = generator.folded.shared.weight.detach().float() if generator.config.conditioning == "shared" else None
-    if table is None:
-        raise ValueError("class codes need the shared conditioning (a shared class embedding)")
+    table = generator.folded.shared.weight.detach().float()
     start = table.mean(0) if config.init == "mean" else torch.zeros(generator.config.shared_dim)
     code = start.clone().to(device).requires_grad_(True)
     z = torch.randn(len(x), generator.config.z_dim, generator=rng).to(device).requires_grad_(True)

@@ -317,8 +317,7 @@ class FrozenGenerator(nn.Module):
         if self.config.conditioning != "shared":
             raise ValueError("class vectors need the shared conditioning")
         z, vectors = z.to(self.device, self.dtype), class_vectors.to(self.device, self.dtype)
-        raw = self.folded(z, torch.zeros(len(z), dtype=torch.long, device=self.device), vectors)
-        return ((raw.float() + 1) / 2 - self.mean) / self.std
+        return self._normalised(self.folded(z, torch.zeros(len(z), dtype=torch.long, device=self.device), vectors))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Normalised images for latents ``z`` (N, z_dim) and labels ``y`` (N,), in chunks.
@@ -352,8 +351,11 @@ class FrozenGenerator(nn.Module):
         if len(self.codes):  # labels past the classes draw class codes
             table = torch.cat([self.folded.shared.weight, self.codes.to(self.folded.shared.weight)])
             vectors = F.embedding(y, table)
-        return ((self.folded(z.to(self.dtype), y.clamp(max=self.config.n_classes - 1), vectors).float() + 1) / 2
-                - self.mean) / self.std
+        return self._normalised(self.folded(z.to(self.dtype), y.clamp(max=self.config.n_classes - 1), vectors))
+
+    def _normalised(self, raw: torch.Tensor) -> torch.Tensor:
+        """The network's images in [-1, 1] mapped to the dataset's normalisation, in float32."""
+        return ((raw.float() + 1) / 2 - self.mean) / self.std
 
     def _empty(self, n: int) -> torch.Tensor:
         return torch.empty(n, 3, self.config.img_size, self.config.img_size, device=self.device)

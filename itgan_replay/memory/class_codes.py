@@ -33,7 +33,8 @@ class ClassCodes:
             raise ValueError(f"generator class {generator_class} is outside its {self.base.config.n_classes} classes")
         if label in self.codes:
             raise ValueError(f"label {label} already has a class code")
-        self.class_index[int(label)] = int(generator_class)
+        if label != generator_class:  # the identity is the default: nothing to record, nothing to map when drawing
+            self.class_index[int(label)] = int(generator_class)
 
     def add_code(self, label: int, code: torch.Tensor) -> None:
         """Draw ``label`` through ``code`` (shared_dim,), rounded to float16 as it is stored."""
