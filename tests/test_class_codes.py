@@ -6,7 +6,9 @@ import torch
 
 from experiments import split_cifar100
 from itgan_replay import LatentMemory
-from itgan_replay.condensation.class_code import CodeConfig, condition_new_classes, fit_class_code, plan_class_codes
+from itgan_replay.condensation.class_code import (CodeConfig, condition_new_classes, fit_class_code, held_out_error,
+                                                  plan_class_codes)
+from itgan_replay.condensation.inversion import invert
 from itgan_replay.memory.class_codes import ClassCodes
 from strategies import ITGANReplayConfig, ITGANReplayPlugin
 from strategies.generative_replay import GenerativeReplayPlugin
@@ -135,3 +137,32 @@ def test_scripts_that_draw_classes_by_index_refuse_a_generator_of_other_classes(
     argv = [*generator, "--dataset", values["dataset"], *(a.format(**values) for a in extra)]
     assert importlib.import_module(f"experiments.{script}").main(argv) == 2
     assert "This script needs a generator of the photos' own classes" in capsys.readouterr().err
+
+
+def test_held_out_error_reads_zero_for_photos_the_conditioning_draws_and_more_through_another():
+    generator = tiny_generator(n_classes=4)
+    start = invert(generator, torch.zeros(5, 3, 32, 32), torch.zeros(5, dtype=torch.long), steps=0, seed=3)
+    photos = generator.generate(start, torch.full((5,), 2))  # what class 2 draws from the inversion's seeded start
+    assert torch.equal(held_out_error(generator, photos, 2, steps=0, lr=0.05, seed=3), torch.zeros(5))
+    by_hand = (generator.generate(start, torch.full((5,), 1)) - photos).flatten(1).pow(2).mean(1)
+    assert torch.allclose(held_out_error(generator, photos, 1, steps=0, lr=0.05, seed=3), by_hand)
+    assert (held_out_error(generator, photos, 1, steps=30, lr=0.05, seed=3) < by_hand).all()  # inversion gets nearer
+
+
+def test_class_code_validation_scores_codes_on_held_out_photos_beside_the_known_classes_own(tmp_path, capsys):
+    from experiments import class_code_validation
+
+    data = write_image_folder(tmp_path / "data", ["cat", "dog", "frog"], n_train=10)
+    tiny_generator(class_names=["dog", "owl", "ship", "van"]).save(tmp_path / "g.pt")
+    argv = ["--dataset", f"imagefolder:{data}", "--generator", str(tmp_path / "g.pt"), "--preset", "smoke",
+            "--validation-per-class", "4", "--held-out", "3", "--out", str(tmp_path / "out"), "--no-progress",
+            "--setting", "none=--code-steps 0", "--setting", "fit=--code-steps 40 --code-lr 0.1"]
+    assert class_code_validation.main(argv) == 0
+    saved = json.loads((tmp_path / "out/class_codes.json").read_text())
+    assert list(saved["own"]) == ["dog"] and saved["validation_per_class"] == 4
+    rows = {r["setting"]: r for r in saved["rows"]}
+    assert set(rows["fit"]["errors"]) == {"cat", "dog", "frog"} and rows["fit"]["code_settings"]["steps"] == 40
+    assert saved["chosen"]["setting"] == saved["rows"][0]["setting"] == "fit"  # a fitted code beats the mean embedding
+    assert rows["fit"]["mean_error"] == pytest.approx(sum(rows["fit"]["errors"].values()) / 3)
+    assert class_code_validation.main([*argv[:-4], "--setting", "x=--condense-lr 0.1"]) == 2
+    assert "--condense-lr is not a --code-* option" in capsys.readouterr().err

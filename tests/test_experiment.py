@@ -522,8 +522,8 @@ def test_boolean_settings_are_flags_that_take_the_recorded_1_and_0_too():
 
 
 @pytest.mark.parametrize("script", ["split_cifar100", "pretrain_generator", "score_generators", "budget_sweep",
-                                    "condense_dataset", "generator_dtype", "preset_sweep", "privacy_report", "import_latents", "accuracy_vs_cas",
-                                    "synthetic_training"])
+                                    "condense_dataset", "generator_dtype", "preset_sweep", "privacy_report", "import_latents",
+                                    "accuracy_vs_cas", "class_code_validation", "synthetic_training"])
 def test_every_option_with_a_default_shows_it_in_help(script, capsys):
     import importlib
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from itgan_replay.condensation.inversion import NonFiniteLossError, inversion_loss
+from itgan_replay.condensation.inversion import NonFiniteLossError, inversion_loss, invert
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.class_codes import ClassCodes
 from itgan_replay.settings import check_choices, setting
@@ -70,6 +70,17 @@ def fit_class_code(generator: FrozenGenerator, images: torch.Tensor, config: Cod
         loss.backward()
         opt.step()
     return code.detach().cpu()
+
+
+def held_out_error(generator: FrozenGenerator, images: torch.Tensor, label: int, steps: int, lr: float,
+                   seed: int = 0) -> torch.Tensor:
+    """Per-photo mean squared pixel error (N,) of ``images`` (normalised as the generator's) inverted through the
+    generator's ``label`` alone (a class, or a code of :meth:`~itgan_replay.gan.generator.FrozenGenerator.with_codes`),
+    latents only, pixels only: how near a class's conditioning reaches photos it was not fitted on."""
+    labels = torch.full((len(images),), label, dtype=torch.long)
+    z = invert(generator, images, labels, steps=steps, lr=lr, seed=seed)
+    with torch.no_grad():
+        return inversion_loss(generator(z, labels), images.to(generator.device), None, 1.0, None).cpu()
 
 
 CLASS_CODE_MODES = ("auto", "all", "off")
