@@ -203,23 +203,3 @@ def code_version() -> dict[str, str | bool | None]:
         return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--untracked-files=normal").strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
-
-
-def differences(saved: dict, now: dict) -> str:
-    """What differs between two settings dicts, for an error message: each differing value by its dotted
-    path, as ``path: saved -> now`` (the code version spelt out when it alone differs)."""
-    diffs = _differing_values(saved, now)
-    if [path for path, _, _ in diffs] == ["code"] or all(path.startswith("code.") for path, _, _ in diffs):
-        return f"the code: it was written at {saved.get('code')}, this is {now.get('code')}"
-    return "; ".join(f"{path}: {old!r} (saved) -> {new!r} (now)" for path, old, new in diffs)
-
-
-_MISSING = "<not recorded>"
-
-
-def _differing_values(saved: Any, now: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """The (dotted path, saved value, current value) of every leaf where two nested settings differ."""
-    if isinstance(saved, dict) and isinstance(now, dict):
-        return [d for k in sorted(saved.keys() | now.keys(), key=str)
-                for d in _differing_values(saved.get(k, _MISSING), now.get(k, _MISSING), f"{path}.{k}" if path else str(k))]
-    return [] if saved == now else [(path, saved, now)]

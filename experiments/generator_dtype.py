@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args, require_at_least,
+from experiments.cli import (HelpFormatter, add_dataset_options, code_version, load_dataset_from_args, require_at_least,
                              require_generator_of)
 from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.gan.quality import classification_accuracy_scores
 from itgan_replay.memory.codecs import CODECS
-from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, differences
 
 VARIANTS = (("float32", "float32"), ("float16", "float32"), ("bfloat16", "float32"), ("int8", "float32"),
             ("float16", "float16"), ("float16", "int8"), ("int8", "int8"), ("float16", "int4"))

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, add_dataset_options, code_version, differences, load_dataset_from_args,
+from experiments.cli import (HelpFormatter, add_dataset_options, code_version, load_dataset_from_args,
                              require_at_least, require_generator_of, save_figure)
 from experiments.split_cifar100 import PRESETS, plugin_config
 from itgan_replay.condensation.inversion import invert
@@ -51,7 +51,7 @@ from itgan_replay.condensation.nets import build_net, train_classifier, trained_
 from itgan_replay.condensation.recipe import build_latents
 from itgan_replay.data import DatasetError, ImageTensors
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, load_checked, save_checked
+from itgan_replay.memory.files import KeyedFile, StoredFileError, atomic_write_bytes
 from itgan_replay.memory.jpeg import JPEGCodec
 from itgan_replay.memory.latent import LatentMemory
 from itgan_replay.memory.privacy import (best_match, feature_distances, membership_auc, pairwise_psnr, reidentification,
@@ -100,7 +100,7 @@ def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args:
         config = latent_config(name, plugin_config(preset, args.seed, not args.no_progress))
         memory = LatentMemory(generator, config.storage_dtype, GENERATOR_STORAGE_DTYPES[config.generator_dtype])
         per_class = memory.capacity(preset.budget_bytes) // n_classes
-        part = PartFile(args.out / "parts" / f"{name}.pt", part_settings(args, generator, config))
+        part = part_file(args, name, part_settings(args, generator, config))
         done = part.load()  # the classes an earlier run of the same settings built
         for experience in range(args.experiences):
             classes = order[experience * size:(experience + 1) * size]
@@ -113,7 +113,7 @@ def build_latent_memories(train: ImageTensors, generator: FrozenGenerator, args:
                 memory.add(c, built.latents[c])
                 z, _ = memory.all([c])  # as stored
                 done[c] = {"latents": z, "sources": source_indices(built.sources[c][: len(z)], images[train.labels == c])}
-            part.save(done)
+            part.save(done, code=code_version())
         out[name] = {}
         for c, kept in sorted(done.items()):
             y = torch.full((len(kept["latents"]),), c)
@@ -130,28 +130,10 @@ def part_settings(args: argparse.Namespace, generator: FrozenGenerator, config, 
                 {"attacker_seed": args.attacker_seed} if attacker else {})
 
 
-class PartFile:
+def part_file(args: argparse.Namespace, name: str, settings: dict) -> KeyedFile:
     """One part of the report kept on disk (a memory's latents and sources by class, or the attacker's inversions),
-    so that a killed report resumes; written atomically, refused when made at other settings, and naming the commit
-    that made it."""
-
-    KIND, VERSION = "privacy-part", 1
-
-    def __init__(self, path: Path, settings: dict) -> None:
-        self.path, self.settings = path, settings
-
-    def load(self) -> dict:
-        if not self.path.exists():
-            return {}
-        _, payload = load_checked(self.path, self.KIND, self.VERSION)
-        if payload["settings"] != self.settings:
-            raise ValueError(f"{self.path} was made at other settings ({differences(payload['settings'], self.settings)}); "
-                             "pass another --out or remove it")
-        return payload["content"]
-
-    def save(self, content: dict) -> None:
-        save_checked(self.path, self.KIND, self.VERSION, {"settings": self.settings, "content": content,
-                                                          "code": code_version()})
+    so that a killed report resumes; refused when made at other settings."""
+    return KeyedFile(args.out / "parts" / f"{name}.pt", "privacy-part", 2, settings, "pass another --out or remove it")
 
 
 def source_indices(sources: torch.Tensor, class_photos: torch.Tensor) -> torch.Tensor:
@@ -263,13 +245,12 @@ def report(args: argparse.Namespace, generator: FrozenGenerator, train: ImageTen
         scored_idx, stand_idx = nonmember_draw(len(rows), len(memory["sources"]), args.seed * 100_003 + c)
         draws[c] = rows[scored_idx], rows[stand_idx]
     needed = torch.cat([torch.cat(d) for d in draws.values()])
-    part = PartFile(args.out / "parts" / "attacker.pt",
-                    part_settings(args, generator, PRESETS[args.preset].itgan.recipe, attacker=True))
+    part = part_file(args, "attacker", part_settings(args, generator, PRESETS[args.preset].itgan.recipe, attacker=True))
     if not (inverted := part.load()):
         stream_inverted, needed_inverted = attacker_inversions(
             generator, train, [(train.images, train.labels), (other.images[needed], other.labels[needed])], args)
         inverted = {"stream": stream_inverted, "needed": needed_inverted}
-        part.save(inverted)
+        part.save(inverted, code=code_version())
     stream_inverted, needed_inverted = inverted["stream"], inverted["needed"]
     other_inverted = torch.zeros(len(other), generator.config.z_dim)
     other_inverted[needed] = needed_inverted

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
-                             config_from_args, differences, line_buffered_output, parser_options, recipe_from_args,
+                             config_from_args, line_buffered_output, parser_options, recipe_from_args,
                              save_figure, with_option_names)
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
@@ -41,7 +41,7 @@ from itgan_replay.condensation.nets import ARCHITECTURES, build_net
 from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.data import DatasetError, count_classes, load_dataset, split_share, split_validation
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
-from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, state_fingerprint
+from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, differences, state_fingerprint
 from itgan_replay.memory.latent import BudgetError, require_generator_fits
 from itgan_replay.settings import check_choices, setting
 from strategies.checkpoint import checkpoint_settings, load_strategy, save_strategy

@@ -122,7 +122,7 @@ def shard_jobs(path: Path) -> int:
     """Finished jobs recorded in a rank's shard file (0 before it exists)."""
     if not path.exists():
         return 0
-    return len(load_checked(path, SHARD_KIND, SHARD_VERSION)[1]["results"])
+    return len(load_checked(path, SHARD_KIND, SHARD_VERSION)[1]["content"])
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")

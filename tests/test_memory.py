@@ -109,6 +109,20 @@ def test_truncated_corrupt_foreign_and_future_files_are_errors(saved, generator,
         LatentMemory.load(tmp_path / "g.pt", generator)
 
 
+def test_keyed_file_round_trips_and_refuses_another_key_naming_what_differs(tmp_path):
+    path = tmp_path / "part.pt"
+    part = files.KeyedFile(path, "part", 1, {"seed": 0, "config": {"lr": 0.1}}, "pass another --out")
+    assert part.load() == {}  # nothing yet
+    part.save({3: torch.arange(4)}, code={"commit": "abc"})
+    assert torch.equal(part.load()[3], torch.arange(4))
+    other = files.KeyedFile(path, "part", 1, {"seed": 0, "config": {"lr": 0.2}}, "pass another --out")
+    with pytest.raises(StoredFileError, match=r"was made at other settings \(config.lr: 0.1 \(saved\) -> 0.2 \(now\)\); "
+                                              "pass another --out"):
+        other.load()
+    with pytest.raises(StoredFileError, match="holds a 'part'"):
+        files.KeyedFile(path, "shard", 1, {}, "").load()
+
+
 def test_failed_save_leaves_existing_file_untouched(saved, generator, monkeypatch):
     before = saved.read_bytes()
 

@@ -21,10 +21,10 @@ import torch
 import torch.distributed as dist
 
 from itgan_replay.condensation.condense import CondenseJob, Condenser, JobProgressFn, assemble
-from itgan_replay.memory.files import StoredFileError, load_checked, save_checked, state_fingerprint
+from itgan_replay.memory.files import KeyedFile, state_fingerprint
 
 SHARD_KIND = "condense-shard"
-SHARD_VERSION = 2  # 2: steps keyed by (seed, step): shards of earlier code are refused
+SHARD_VERSION = 3  # 2: steps keyed by (seed, step); 3: a KeyedFile. Shards of earlier code are refused
 
 
 class ShardMergeError(ValueError):
@@ -61,30 +61,6 @@ def _key(job_key: tuple[int, int]) -> str:
     return f"{job_key[0]}:{job_key[1]}"
 
 
-class ShardFile:
-    """One rank's finished jobs on disk: ``{"label:subset": latents}`` tied to a plan digest."""
-
-    def __init__(self, path: str | os.PathLike, digest: str) -> None:
-        self.path, self.digest = Path(path), digest
-
-    def load(self) -> dict[str, torch.Tensor]:
-        """Finished jobs so far (none if the file does not exist).
-
-        Raises:
-            StoredFileError: a corrupt shard, or one written for a different plan.
-        """
-        if not self.path.exists():
-            return {}
-        _, payload = load_checked(self.path, SHARD_KIND, SHARD_VERSION)
-        if payload["digest"] != self.digest:
-            raise StoredFileError(f"{self.path} holds jobs of a different plan (generator, settings or data); "
-                                  "use a new --shard-dir or remove the old shards")
-        return payload["results"]
-
-    def save(self, results: dict[str, torch.Tensor]) -> None:
-        save_checked(self.path, SHARD_KIND, SHARD_VERSION, {"digest": self.digest, "results": results})
-
-
 def merge_shards(shards: Sequence[dict[str, torch.Tensor]], jobs: Sequence[CondenseJob]) -> dict[tuple[int, int], torch.Tensor]:
     """Combine shard contents into one result per job.
 
@@ -116,7 +92,8 @@ def run_distributed(condenser: Condenser, jobs: Sequence[CondenseJob], real: dic
     """
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
-    shard = ShardFile(Path(shard_dir) / f"shard-rank{rank:04d}-of{world:04d}.pt", plan_digest(condenser, jobs))
+    shard = KeyedFile(Path(shard_dir) / f"shard-rank{rank:04d}-of{world:04d}.pt", SHARD_KIND, SHARD_VERSION,
+                      {"plan": plan_digest(condenser, jobs)}, "use a new --shard-dir or remove the old shards")
     done = shard.load()
     ran = 0
     for job in assign(jobs, world)[rank]:

@@ -88,6 +88,54 @@ def load_checked(path: str | os.PathLike, kind: str, max_version: int) -> tuple[
     return version, torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
 
 
+def differences(saved: Any, now: Any) -> str:
+    """What differs between two settings (nested dicts), for an error message: each differing value by its dotted
+    path, as ``path: saved -> now`` (the code version spelt out when it alone differs)."""
+    diffs = _differing_values(saved, now)
+    if [path for path, _, _ in diffs] == ["code"] or diffs and all(path.startswith("code.") for path, _, _ in diffs):
+        return f"the code: it was written at {saved.get('code')}, this is {now.get('code')}"
+    return "; ".join(f"{path}: {old!r} (saved) -> {new!r} (now)" for path, old, new in diffs)
+
+
+_MISSING = "<not recorded>"
+
+
+def _differing_values(saved: Any, now: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The (dotted path, saved value, current value) of every leaf where two nested settings differ."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return [d for k in sorted(saved.keys() | now.keys(), key=str)
+                for d in _differing_values(saved.get(k, _MISSING), now.get(k, _MISSING), f"{path}.{k}" if path else str(k))]
+    return [] if saved == now else [(path, saved, now)]
+
+
+class KeyedFile:
+    """Finished work kept on disk so that a killed job resumes: a dict of ``content`` in a checked file
+    (:func:`save_checked`, written atomically) beside the ``key`` it was made for (a dict of the settings it depends
+    on), loaded only for that key."""
+
+    def __init__(self, path: str | os.PathLike, kind: str, version: int, key: dict[str, Any], remedy: str) -> None:
+        self.path, self.kind, self.version, self.key, self.remedy = Path(path), kind, version, key, remedy
+
+    def load(self) -> dict[str, Any]:
+        """The content saved for this key; empty when the file does not exist.
+
+        Raises:
+            StoredFileError: a corrupt file, or one made for another key (the message names what differs and
+                ends with ``remedy``).
+        """
+        if not self.path.exists():
+            return {}
+        _, payload = load_checked(self.path, self.kind, self.version)
+        if payload["key"] != self.key:
+            raise StoredFileError(f"{self.path} was made at other settings ({differences(payload['key'], self.key)}); "
+                                  f"{self.remedy}")
+        return payload["content"]
+
+    def save(self, content: dict[str, Any], **extra: Any) -> None:
+        """Write ``content`` (and ``extra`` entries beside it, e.g. the code version) for this key."""
+        save_checked(self.path, self.kind, self.version, {"key": self.key, "content": content, **extra})
+
+
 def state_fingerprint(state_dict: dict[str, torch.Tensor], header: bytes = b"") -> str:
     """sha256 of ``header`` and every tensor's name, dtype, shape and exact bytes (keys sorted)."""
     h = hashlib.sha256(header)
