@@ -35,6 +35,7 @@ import torch
 from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
                              config_from_args, line_buffered_output, parser_options, recipe_from_args,
                              save_figure, with_option_names)
+from itgan_replay.condensation.class_code import plan_class_codes
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
 from itgan_replay.condensation.nets import ARCHITECTURES, build_net
@@ -579,11 +580,10 @@ def run(job: StreamRun) -> dict[str, dict]:
     generator, provenance, generator_file = None, None, None
     if any(m in GENERATOR_METHODS for m in methods):
         generator, generator_file = obtain_generator(job, train.image_size)
-        unknown = [name for name in train.class_names if name not in generator.class_names]
-        if unknown and preset.itgan.class_codes == "off":
-            raise UsageError(f"the generator has no class {', '.join(unknown[:5])}{'…' if len(unknown) > 5 else ''} "
-                             f"({len(unknown)} of the stream's {n_classes}) and --class-codes is off; turn class codes on "
-                             "(auto) or use a generator of these classes")
+        try:  # with class codes off, every class the generator lacks is named now, before any training
+            plan_class_codes(generator, range(n_classes), train.class_names, preset.itgan.class_codes)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
         if generator.config.img_size != train.image_size:
             raise UsageError(f"the generator makes {generator.config.img_size}x{generator.config.img_size} images, the "
                              f"stream's photos are {train.image_size}x{train.image_size}; use a generator pretrained at "

@@ -95,21 +95,23 @@ def plan_class_codes(generator: FrozenGenerator, classes: Sequence[int], class_n
     (:data:`CLASS_CODE_MODES`) says.
 
     Raises:
-        ValueError: an unknown ``mode``, or with ``mode="off"`` a class the generator lacks (named).
+        ValueError: an unknown ``mode``, or with ``mode="off"`` classes the generator lacks (named).
     """
     if mode not in CLASS_CODE_MODES:
         raise ValueError(f"class codes must be one of {', '.join(CLASS_CODE_MODES)}, got {mode!r}")
-    plan = {}
+    plan, missing = {}, []
     for label in classes:
         if class_names is None:
             own = label if label < generator.config.n_classes else None
         else:
             own = generator.class_names.index(class_names[label]) if class_names[label] in generator.class_names else None
-        if own is None and mode == "off":
-            name = class_names[label] if class_names is not None else str(label)
-            raise ValueError(f"the generator has no class '{name}' (label {label}) and class codes are off; turn them on "
-                             "(auto) or use a generator of this class")
+        if own is None:
+            missing.append(class_names[label] if class_names is not None else f"label {label}")
         plan[int(label)] = None if mode == "all" else own
+    if missing and mode == "off":
+        raise ValueError(f"the generator has no class {', '.join(missing[:5])}{'…' if len(missing) > 5 else ''} "
+                         f"({len(missing)} of the {len(plan)} classes) and class codes are off; turn them on (auto) or "
+                         "use a generator of these classes")
     return plan
 
 
