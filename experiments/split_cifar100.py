@@ -433,8 +433,9 @@ def final_class_accuracy(model: torch.nn.Module, test_stream, class_names: list[
     return {name: float(correct[c] / total[c]) for c, name in enumerate(class_names) if total[c] > 0}
 
 
-def plot_curves(results: dict[str, dict], path: Path, exposure: str | None = None) -> None:
-    """Accuracy and forgetting of every method, with ``exposure`` (what the generator saw) as the title."""
+def plot_curves(results: dict[str, dict], path: Path, exposure: str | None = None, saw_stream: bool = False) -> None:
+    """Accuracy and forgetting of every method, with ``exposure`` (what the generator saw) as the title, in red when
+    the generator ``saw_stream``'s own training photos."""
     import matplotlib
     import matplotlib.ticker
 
@@ -454,7 +455,7 @@ def plot_curves(results: dict[str, dict], path: Path, exposure: str | None = Non
     ax_acc.legend(fontsize=8)
     ax_fgt.legend(fontsize=8)
     if exposure:
-        fig.suptitle(exposure, fontsize=8, color="red" if "SAW THE STREAM" in exposure else "black")
+        fig.suptitle(exposure, fontsize=8, color="red" if saw_stream else "black")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -625,7 +626,7 @@ def run(job: StreamRun) -> dict[str, dict]:
     atomic_write_bytes(run_dir / "results.json", json.dumps(header | {"results": results}, indent=1).encode())
     shutil.rmtree(run_dir / "inversions", ignore_errors=True)  # photo inversions: kept only while methods may need them
     exposure = exposure_line(provenance) if any(m in GENERATOR_METHODS for m in results) else None
-    plot_curves(results, run_dir / "curves.png", exposure)
+    plot_curves(results, run_dir / "curves.png", exposure, bool(provenance and provenance.get("generator_saw_stream")))
     print(f"\n{'method':<10} {'final avg acc':>13} {'avg forgetting':>14} {'stored bytes':>13} {'w/o generator':>13} "
           f"{'wall s':>8}")
     for m, r in results.items():

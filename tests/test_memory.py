@@ -28,6 +28,20 @@ def test_byte_accounting_is_exact_for_every_storage(generator):
     assert m32.total_bytes == m32.latent_bytes + m32.generator_bytes
 
 
+def test_add_from_copies_the_first_latents_as_stored_and_checks_like_add(generator):
+    source = filled(generator, "int8")
+    memory = LatentMemory(generator, "int8")
+    assert memory.add_from(source, 0, 2) == 2 and memory.latent_bytes == 2 * (16 + 2 + 2)
+    assert torch.equal(memory.all([0])[0], source.all([0])[0][:2])  # the same stored bytes, so the same latents
+    with pytest.raises(ValueError, match="already in memory"):
+        memory.add_from(source, 0, 1)
+    with pytest.raises(ValueError, match="another generator or storage"):
+        LatentMemory(generator, "float16").add_from(source, 1, 1)
+    source.stored[7] = source.stored[1]  # a class beyond the generator's 4, with no code
+    with pytest.raises(ValueError, match="outside the generator's 4 classes"):
+        memory.add_from(source, 7, 1)
+
+
 def test_sample_gives_labelled_images_of_requested_classes(generator):
     memory = filled(generator)
     x, y = memory.sample(50, "cpu", classes=[1, 2], rng=torch.Generator().manual_seed(0))

@@ -87,11 +87,7 @@ class LatentMemory:
 
     def add(self, label: int, latents: torch.Tensor) -> None:
         """Store ``latents`` (n, z_dim) for a class that is not in memory yet."""
-        if label in self.stored:
-            raise ValueError(f"class {label} is already in memory; classes are stored once")
-        if not self.class_codes.knows(label):
-            raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes and has "
-                             "no class code")
+        self._check_new(label)
         if latents.dim() != 2 or latents.shape[1] != self.generator.config.z_dim:
             raise ValueError(f"latents must have shape (n, {self.generator.config.z_dim}), got {tuple(latents.shape)}")
         self.stored[int(label)] = self.codec.encode(latents)
@@ -102,10 +98,17 @@ class LatentMemory:
         if (other.generator.fingerprint, other.generator.storage_dtype, other.storage_dtype) != (
                 self.generator.fingerprint, self.generator.storage_dtype, self.storage_dtype):
             raise ValueError("the other memory has another generator or storage; its latents cannot be copied as stored")
-        if label in self.stored:
-            raise ValueError(f"class {label} is already in memory; classes are stored once")
+        self._check_new(label)
         self.stored[int(label)] = stored_rows(other.stored[label], slice(0, n))
         return self._count(label)
+
+    def _check_new(self, label: int) -> None:
+        """ValueError unless ``label`` can be added: not in memory yet, and a class of the generator or one with a code."""
+        if label in self.stored:
+            raise ValueError(f"class {label} is already in memory; classes are stored once")
+        if not self.class_codes.knows(label):
+            raise ValueError(f"class {label} is outside the generator's {self.generator.config.n_classes} classes and has "
+                             "no class code")
 
     @property
     def condense_codec(self) -> LatentCodec | None:
