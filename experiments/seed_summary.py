@@ -5,7 +5,9 @@ r"""Mean ± std over seeds of main-job runs: one table, one JSON.
 
 Each argument is a run folder of ``split_cifar100.py`` (its ``results.json``). The runs must
 differ in their seed only (it also sets the class order); the summary keeps every seed's
-number beside the mean and the sample standard deviation.
+number beside the mean and the sample standard deviation. ``--class-group NAME=CLASS,CLASS`` adds, per method,
+the accuracy on those classes alone (the mean of their final per-class accuracies), e.g. the classes the generator
+knew against those it did not.
 """
 from __future__ import annotations
 
@@ -21,8 +23,27 @@ from itgan_replay.memory.files import atomic_write_bytes
 FIELDS = ("final_average_accuracy", "final_average_forgetting")
 
 
-def summarise(runs: list[dict]) -> dict:
-    """Per method: each seed's final accuracy and forgetting, their mean and std, stored bytes (both columns)."""
+def spread(values: list[float]) -> dict:
+    """``values`` (one per seed) with their mean and sample standard deviation (0 for one value)."""
+    return {"per_seed": values, "mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def group_accuracy(result: dict, classes: list[str]) -> float:
+    """A method's final accuracy on ``classes`` alone: the mean of their ``final_class_accuracy``.
+
+    Raises:
+        ValueError: a class the result does not score.
+    """
+    scored = result.get("final_class_accuracy", {})
+    if missing := [c for c in classes if c not in scored]:
+        raise ValueError(f"class {', '.join(missing)} has no final per-class accuracy in the runs (classes: "
+                         f"{', '.join(scored) or 'none recorded'})")
+    return statistics.mean(scored[c] for c in classes)
+
+
+def summarise(runs: list[dict], groups: dict[str, list[str]] | None = None) -> dict:
+    """Per method: each seed's final accuracy and forgetting, their mean and std, stored bytes (both columns), and
+    the accuracy on each of ``groups`` (name -> class names)."""
     base = {k: v for k, v in runs[0]["settings"].items() if k not in ("seed", "class_order")}
     for run in runs[1:]:
         other = {k: v for k, v in run["settings"].items() if k not in ("seed", "class_order")}
@@ -37,21 +58,34 @@ def summarise(runs: list[dict]) -> dict:
                   "stored_bytes_without_generator": [r.get("stored_bytes_without_generator", r["stored_bytes"]) for r in rows],
                   "stored_samples": [r.get("stored_samples") for r in rows], "wall_s": [r["wall_s"] for r in rows]}
         for f in FIELDS:
-            values = [r[f] for r in rows]
-            out[m][f] = {"per_seed": values, "mean": statistics.mean(values),
-                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+            out[m][f] = spread([r[f] for r in rows])
+        if groups:
+            out[m]["class_groups"] = {name: {"classes": classes} | spread([group_accuracy(r, classes) for r in rows])
+                                      for name, classes in groups.items()}
     files = sorted({r["generator_file"] for r in runs if r.get("generator_file")})
     return {"settings": base, **({"generator_files": files} if files else {}), "methods": out}
+
+
+def class_group(text: str) -> tuple[str, list[str]]:
+    """``NAME=CLASS,CLASS`` as (NAME, the class names)."""
+    name, sep, classes = text.partition("=")
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    if not sep or not name or not names:
+        raise ValueError(f"--class-group '{text}': write NAME=CLASS,CLASS")
+    return name, names
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("runs", type=Path, nargs="+", help="run folders of split_cifar100.py (each with results.json)")
     p.add_argument("--out", type=Path, required=True, help="JSON summary to write")
+    p.add_argument("--class-group", action="append", default=[], metavar="NAME=CLASS,CLASS",
+                   help="also the accuracy on these classes alone (by name), per method; repeat for each group")
     args = p.parse_args(argv)
     try:
+        groups = dict(class_group(text) for text in args.class_group)
         runs = [json.loads((r / "results.json").read_text()) for r in args.runs]
-        summary = summarise(runs)
+        summary = summarise(runs, groups)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -64,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m:<10} {100 * acc['mean']:>19.1f} ± {100 * acc['std']:4.1f} "
               f"{' / '.join(f'{100 * v:.1f}' for v in acc['per_seed']):>24} "
               f"{100 * fgt['mean']:>9.1f} ± {100 * fgt['std']:4.1f} {max(r['stored_bytes']):>13,} "
-              f"{max(r['stored_bytes_without_generator']):>13,}")
+              f"{max(r['stored_bytes_without_generator']):>13,}"
+              + "".join(f"  {name} {100 * g['mean']:.1f} ± {100 * g['std']:.1f}" for name, g in r.get("class_groups", {}).items()))
     print(f"wrote {args.out}")
     return 0
 

@@ -437,6 +437,27 @@ def test_seed_summary_gives_mean_std_and_per_seed_numbers_and_refuses_mixed_runs
     assert "differ in more than their seed" in capsys.readouterr().err and not (tmp_path / "t.json").exists()
 
 
+def test_seed_summary_gives_the_accuracy_on_class_groups(tmp_path, capsys):
+    from experiments import seed_summary
+
+    runs = []
+    for seed, per_class in enumerate([{"cat": 0.2, "dog": 0.4, "frog": 0.9}, {"cat": 0.4, "dog": 0.6, "frog": 0.7}]):
+        result = {"final_average_accuracy": 0.5, "final_average_forgetting": 0.1, "stored_bytes": 9, "wall_s": 1.0,
+                  "final_class_accuracy": per_class}
+        (tmp_path / str(seed)).mkdir()
+        (tmp_path / str(seed) / "results.json").write_text(json.dumps({"settings": {"seed": seed}, "results": {"itgan": result}}))
+        runs.append(str(tmp_path / str(seed)))
+    out = str(tmp_path / "s.json")
+    assert seed_summary.main([*runs, "--out", out, "--class-group", "pets=cat,dog", "--class-group", "frog=frog"]) == 0
+    groups = json.loads((tmp_path / "s.json").read_text())["methods"]["itgan"]["class_groups"]
+    assert groups["pets"]["per_seed"] == pytest.approx([0.3, 0.5]) and groups["pets"]["mean"] == pytest.approx(0.4)
+    assert groups["frog"]["classes"] == ["frog"] and groups["frog"]["std"] == pytest.approx(0.02**0.5)
+    assert "pets 40.0 ± 14.1" in capsys.readouterr().out
+    assert seed_summary.main([*runs, "--out", out, "--class-group", "x=owl"]) == 2
+    assert "class owl has no final per-class accuracy in the runs (classes: cat, dog, frog)" in capsys.readouterr().err
+    assert seed_summary.main([*runs, "--out", out, "--class-group", "pets"]) == 2
+
+
 class Killed(Exception):
     """Stands in for the process being killed."""
 
