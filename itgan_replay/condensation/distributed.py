@@ -106,6 +106,7 @@ def run_distributed(condenser: Condenser, jobs: Sequence[CondenseJob], real: dic
     if world > 1:
         gathered = [{} for _ in range(world)] if rank == 0 else None
         dist.gather_object(done, gathered, dst=0)
+        dist.barrier()  # every rank leaves together: none tears its connections down while rank 0 still reads them
     if rank != 0:
         return None, ran
     return assemble(jobs, merge_shards(gathered, jobs)), ran
