@@ -597,8 +597,9 @@ def run(job: StreamRun) -> dict[str, dict]:
     class_order = seeded_class_order(n_classes, job.seed)
     benchmark = class_incremental_stream(train, test, n_exp, class_order)
     settings = {"dataset": job.dataset, "preset": job.preset, "values": recorded_values(preset), "experiences": n_exp,
-                "seed": job.seed, "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos "
-                                                   "per class" if job.validation_per_class else "test photos"),
+                "seed": job.seed, "training_photos": len(train),
+                "evaluated_on": (f"validation: {job.validation_per_class} held-out training photos per class"
+                                 if job.validation_per_class else "test photos"),
                 "class_order": class_order, "normalisation": {"mean": list(train.mean), "std": list(train.std)},
                 "code": code_version()} | ({"pretrain_share": job.pretrain_share} if job.pretrain_share else {})
     print(f"run {run_dir}: {n_exp} experiences of {n_classes // n_exp} classes; settings {settings['values']}")

@@ -333,13 +333,60 @@ def test_budget_sweep_runs_each_budget_and_records_latent_methods_that_do_not_fi
     sweep = json.loads((root / "runs/sweep/sweep.json").read_text())
     assert [(r["method"], r["budget_bytes"]) for r in sweep["runs"]] == [
         ("exemplar", small), ("jpeg", small), ("exemplar", 200_000), ("jpeg", 200_000), ("itgan", 200_000)]
-    assert sweep["not_fitting"] == [{"method": "itgan", "budget_bytes": small}]
+    assert sweep["not_fitting"] == [{"method": "itgan", "budget_bytes": small, "setting": "preset"}]
     assert all(r["stored_bytes"] <= r["budget_bytes"] for r in sweep["runs"])
     assert list(sweep["crossings_bytes"]) == ["exemplar vs jpeg", "exemplar vs itgan", "jpeg vs itgan"]
     assert sweep["code"] == split_cifar100.code_version()
     assert (sweep["generator_file"], sweep["generator"]) == (str(gen), FrozenGenerator.load(gen).fingerprint)
     assert (root / "runs/sweep/accuracy_vs_bytes.png").exists()
     assert "does not fit" in capsys.readouterr().out
+
+
+def test_budget_sweep_chooses_each_setting_on_validation_then_runs_only_the_choices_beside_the_ceiling(setup):
+    from experiments import budget_sweep
+
+    root, dataset, gen = setup
+    runs = root / "runs"
+    common = ["--dataset", dataset, "--generator", str(gen), "--preset", "smoke", "--methods", "exemplar,jpeg",
+              "--budgets", "40000", "80000", "--out-dir", str(runs), "--no-progress"]
+    assert budget_sweep.main(common + ["--validation-per-class", "4", "--name", "val", "--setting",
+                                       "jpeg:q10=--jpeg-quality 10", "--setting", "jpeg:q90=--jpeg-quality 90"]) == 0
+    val = json.loads((runs / "val/sweep.json").read_text())
+    assert val["evaluated_on"] == "validation: 4 held-out training photos per class"
+    assert sorted((r["method"], r["budget_bytes"], r["setting"]) for r in val["runs"]) == [
+        ("exemplar", b, "preset") for b in (40000, 80000)] + [("jpeg", b, q) for b in (40000, 80000) for q in ("q10", "q90")]
+    assert json.loads((runs / "val-40000-q90/results.json").read_text())["settings"]["values"]["jpeg_quality"] == 90
+    assert set(json.loads((runs / "val-80000/results.json").read_text())["results"]) == {"exemplar"}
+    assert len(val["chosen"]) == 4
+    for choice in val["chosen"]:  # each method's best setting at each budget, on the validation photos
+        rows = [r for r in val["runs"] if (r["method"], r["budget_bytes"]) == (choice["method"], choice["budget_bytes"])]
+        assert choice["setting"] == max(rows, key=lambda r: r["final_average_accuracy"])["setting"]
+
+    assert budget_sweep.main(common + ["--chosen", str(runs / "val/sweep.json"), "--name", "test",
+                                       "--ceiling-budget", "2000000"]) == 0
+    test = json.loads((runs / "test/sweep.json").read_text())
+    assert test["evaluated_on"] == "test photos" and test["chosen"] == []
+    assert sorted((r["method"], r["budget_bytes"], r["setting"], r["options"]) for r in test["runs"]) == sorted(
+        (c["method"], c["budget_bytes"], c["setting"], c["options"]) for c in val["chosen"])
+    ceiling = json.loads((runs / "test-ceiling/results.json").read_text())
+    assert ceiling["results"]["jpeg"]["stored_samples"] == ceiling["settings"]["training_photos"] == 4 * 12
+    assert test["ceiling"] == {"jpeg, whole stream (48 photos)": ceiling["results"]["jpeg"]["final_average_accuracy"],
+                               "joint training": ceiling["results"]["joint"]["final_average_accuracy"]}
+
+
+def test_budget_sweep_refuses_a_ceiling_short_of_the_stream_and_choices_it_lacks(setup, capsys):
+    from experiments import budget_sweep
+
+    root, dataset, gen = setup
+    runs = root / "runs"
+    common = ["--dataset", dataset, "--generator", str(gen), "--preset", "smoke", "--methods", "jpeg",
+              "--out-dir", str(runs), "--no-progress"]
+    assert budget_sweep.main(common + ["--budgets", "40000", "--validation-per-class", "4", "--name", "val1"]) == 0
+    assert budget_sweep.main(common + ["--budgets", "60000", "--chosen", str(runs / "val1/sweep.json")]) == 2
+    assert "has no choice for jpeg at 60,000 bytes; sweep that budget and method on validation first" in capsys.readouterr().err
+    assert budget_sweep.main(common + ["--budgets", "40000", "--chosen", str(runs / "val1/sweep.json"),
+                                       "--name", "short", "--ceiling-budget", "5000"]) == 2
+    assert "--ceiling-budget 5,000 holds" in capsys.readouterr().err and not (runs / "short/sweep.json").exists()
 
 
 def test_validation_split_and_float16_generator_are_recorded_with_both_byte_columns(setup):
