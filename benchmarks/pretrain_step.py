@@ -15,6 +15,8 @@ torch 2.14.1). All train the same networks on random images
 with the same settings; each (image size, d_ch, variant) runs in its own process, after 3 warm-up steps.
 Reports iterations/s, images/s (batch x iterations/s, as the trainer logs it) and the
 speed-up of each variant over ``before`` (or else over ``current``) at the same image size and d_ch.
+On a CPU without native bfloat16 the ``current-amp`` variants are not run (pretraining refuses ``--amp 1`` there);
+their rows say so in ``skipped``.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 
 from benchmarks.common import child_json, report
 from itgan_replay.condensation.augment import diff_augment
-from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig
+from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig, cpu_has_native_bf16
 
 VARIANTS = ("before", "current", "current-amp", "current-amp-compiled-g")
 
@@ -56,6 +58,14 @@ def before_step(t: GANTrainer) -> None:
     t.opt_g.step()
     t.iteration += 1
     t._update_ema()
+
+
+def refused(variant: str, device: str) -> str | None:
+    """Why ``variant`` cannot run on ``device`` (the trainer refuses bf16 autocast on a CPU without native bf16),
+    or ``None``."""
+    if variant.startswith("current-amp") and device == "cpu" and not cpu_has_native_bf16():
+        return "not run: this CPU has no native bf16, and pretraining refuses --amp 1 on it"
+    return None
 
 
 def measure(image_size: int, d_ch: int, variant: str, ch: int, batch_size: int, d_steps: int, seconds: float,
@@ -112,6 +122,10 @@ def main() -> None:
         for d_ch in args.d_chs:
             mine = []
             for variant in args.variants:
+                if why := refused(variant, args.device):
+                    mine.append({"image_size": size, "d_ch": d_ch, "variant": variant, "skipped": why})
+                    print(f"  {size} px, d_ch {d_ch}, {variant}: {why}", flush=True)
+                    continue
                 cmd = [sys.executable, __file__, "--one", str(size), str(d_ch), variant, "--ch", str(args.ch), "--batch-size",
                        str(args.batch_size), "--d-steps", str(args.d_steps), "--seconds", str(args.seconds),
                        "--min-iterations", str(args.min_iterations), "--device", args.device]
@@ -119,11 +133,12 @@ def main() -> None:
                 print(f"  {size} px, d_ch {d_ch}, {variant}: {mine[-1]['images_per_s']:.1f} images/s", flush=True)
             base = next((r for v in ("before", "current") for r in mine if r["variant"] == v), None)
             for row in mine:
-                row["speedup"] = row["images_per_s"] / base["images_per_s"] if base else None
-                row["speedup_over"] = base["variant"] if base else None
+                measured = base and "images_per_s" in row
+                row["speedup"] = row["images_per_s"] / base["images_per_s"] if measured else None
+                row["speedup_over"] = base["variant"] if measured else None
             rows += mine
     report(rows, ["image_size", "d_ch", "variant", "d_params", "g_params", "iterations_per_s", "images_per_s", "speedup",
-                  "speedup_over"],
+                  "speedup_over", "skipped"],
            args.out, {"ch": args.ch, "batch_size": args.batch_size, "d_steps": args.d_steps, "seconds": args.seconds,
                       "min_iterations": args.min_iterations, "device": args.device})
 

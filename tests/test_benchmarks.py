@@ -84,6 +84,21 @@ def test_gpu_check_script_runs_every_step_in_its_cpu_dry_run(tmp_path):
     assert {r["variant"] for r in written["pretrain_step.json"]["rows"]} == {"current", "current-amp"}
 
 
+def test_pretrain_step_says_bf16_autocast_was_not_run_on_a_cpu_without_native_bf16(tmp_path, monkeypatch, capsys):
+    import benchmarks.pretrain_step as bench
+
+    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
+    out = tmp_path / "r.json"
+    monkeypatch.setattr(sys, "argv", ["pretrain_step.py", "--variants", "current-amp", "current-amp-compiled-g",
+                                      "--d-chs", "2", "--out", str(out)])
+    bench.main()  # no measurement starts: each row says why
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["variant"], r["skipped"], r["speedup"]) for r in rows] == [
+        (v, "not run: this CPU has no native bf16, and pretraining refuses --amp 1 on it", None)
+        for v in ("current-amp", "current-amp-compiled-g")]
+    assert bench.refused("current-amp", "cuda") is None and bench.refused("current", "cpu") is None
+
+
 def test_gpu_check_refuses_to_run_without_a_gpu(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
