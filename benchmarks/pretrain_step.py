@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from benchmarks.common import child_json, report
 from itgan_replay.condensation.augment import diff_augment
-from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig, cpu_has_native_bf16
+from itgan_replay.gan.pretrain import GANTrainer, PretrainConfig, emulates_bf16
 
 VARIANTS = ("before", "current", "current-amp", "current-amp-compiled-g")
 
@@ -63,7 +63,7 @@ def before_step(t: GANTrainer) -> None:
 def refused(variant: str, device: str) -> str | None:
     """Why ``variant`` cannot run on ``device`` (the trainer refuses bf16 autocast on a CPU without native bf16),
     or ``None``."""
-    if variant.startswith("current-amp") and device == "cpu" and not cpu_has_native_bf16():
+    if variant.startswith("current-amp") and emulates_bf16(device):
         return "not run: this CPU has no native bf16, and pretraining refuses --amp 1 on it"
     return None
 

@@ -86,8 +86,9 @@ def test_gpu_check_script_runs_every_step_in_its_cpu_dry_run(tmp_path):
 
 def test_pretrain_step_says_bf16_autocast_was_not_run_on_a_cpu_without_native_bf16(tmp_path, monkeypatch, capsys):
     import benchmarks.pretrain_step as bench
+    from itgan_replay.gan import pretrain
 
-    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
     out = tmp_path / "r.json"
     monkeypatch.setattr(sys, "argv", ["pretrain_step.py", "--variants", "current-amp", "current-amp-compiled-g",
                                       "--d-chs", "2", "--out", str(out)])

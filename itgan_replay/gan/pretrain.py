@@ -93,6 +93,12 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def emulates_bf16(device: str | torch.device) -> bool:
+    """Whether bfloat16 on ``device`` would be emulated: a CPU without native bfloat16 (where pretraining refuses
+    bfloat16 autocast)."""
+    return torch.device(device).type == "cpu" and not cpu_has_native_bf16()
+
+
 class NoNativeBF16Error(ValueError):
     """bfloat16 autocast was asked for on a CPU without native bfloat16."""
 
@@ -228,7 +234,7 @@ class GANTrainer:
         n_classes = len(class_names)
         torch.manual_seed(config.seed)
         self.device = torch.device(device)
-        if config.amp and self.device.type == "cpu" and not cpu_has_native_bf16():
+        if config.amp and emulates_bf16(self.device):
             raise NoNativeBF16Error(
                 "--amp 1 (bfloat16 autocast) needs a CPU with native bfloat16 (AVX-512 BF16 or AMX); this one has none, "
                 "and emulated bfloat16 runs 22-38x slower than float32. Start a new run with --amp 0 (another --workdir), "
