@@ -11,6 +11,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from itgan_replay.condensation.class_code import CodeConfig
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
@@ -47,6 +49,23 @@ def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) 
                    help="side of the square photos in pixels; a photo of another size is an error unless --resize is "
                         "given (omitted: the size of the dataset's first photo, 32 for CIFAR)")
     p.add_argument("--resize", action="store_true", help="resize every photo of another size to --image-size (bicubic)")
+
+
+def add_device_option(p: argparse.ArgumentParser) -> None:
+    """``--device`` (check its value with :func:`check_device`)."""
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu, cuda or cuda:N (default: cuda where a GPU is visible, else cpu)")
+
+
+def check_device(device: str) -> None:
+    """Raise UsageError unless ``device`` is ``cpu``, or ``cuda`` / ``cuda:N`` naming a GPU this machine has."""
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+    if match is None:
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    gpus = torch.cuda.device_count() if device != "cpu" else 0
+    if device != "cpu" and int(match.group(1) or 0) >= gpus:
+        raise UsageError(f"--device {device}: this machine has {gpus} visible CUDA GPU(s); use --device cpu"
+                         + (f" or cuda:0 to cuda:{gpus - 1}" if gpus else ""))
 
 
 def load_dataset_from_args(args: argparse.Namespace, spec: str | None = None) -> tuple[ImageTensors, ImageTensors]:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, code_version, config_from_args,
-                             line_buffered_output)
+from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_device_option,
+                             check_device, code_version, config_from_args, line_buffered_output)
 from itgan_replay.data import DatasetError, load_dataset, select_classes, split_share, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
@@ -44,8 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
                    help="paper: ch=64, DiffAugment CIFAR recipe, sized for a GPU; cpu: narrow nets for 2 CPU cores (default); "
                         "cpu64: cpu for 64x64 photos, with bfloat16 autocast (for CPUs with native bf16)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="training device (default: %(default)s)")
+    add_device_option(p)
     p.add_argument("--validation-per-class", type=int, default=100,
                    help="training photos per class held out (a draw seeded 0) to score the generator's CAS honestly "
                         "beside the test photos; 0 trains on all of them and scores on the test photos alone "
@@ -90,6 +89,7 @@ class PretrainRun:
         for name in ("cas_per_class", "cas_epochs", "cas_seeds"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(self, name)}")
+        check_device(self.device)
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_recipe_options, code_version,
-                             config_from_args, line_buffered_output, parser_options, recipe_from_args,
-                             save_figure, with_option_names)
+from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_device_option,
+                             add_recipe_options, check_device, code_version, config_from_args, line_buffered_output,
+                             parser_options, recipe_from_args, save_figure, with_option_names)
 from itgan_replay.condensation.class_code import plan_class_codes
 from itgan_replay.condensation.condense import CondenseConfig
 from itgan_replay.condensation.inversion import InversionConfig
@@ -176,8 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the class order, model init and all sampling (default: %(default)s)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="training device (default: %(default)s)")
+    add_device_option(p)
     p.add_argument("--validation-per-class", type=int, default=0,
                    help="hold out this many training photos per class (seeded by --seed) and evaluate on them instead "
                         "of the test photos: for choosing settings without touching the test set (default: %(default)s, "
@@ -231,6 +230,7 @@ class StreamRun:
         unknown = [m for m in self.methods or () if m not in METHODS]
         if unknown or self.methods == ():
             raise UsageError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        check_device(self.device)
 
     @property
     def run_dir(self) -> Path:
