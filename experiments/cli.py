@@ -62,8 +62,10 @@ def check_device(device: str) -> None:
     match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
     if match is None:
         raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
-    gpus = torch.cuda.device_count() if device != "cpu" else 0
-    if device != "cpu" and int(match.group(1) or 0) >= gpus:
+    if device == "cpu":
+        return
+    gpus = torch.cuda.device_count()
+    if int(match.group(1) or 0) >= gpus:
         raise UsageError(f"--device {device}: this machine has {gpus} visible CUDA GPU(s); use --device cpu"
                          + (f" or cuda:0 to cuda:{gpus - 1}" if gpus else ""))
 
