@@ -505,6 +505,51 @@ def test_seed_summary_gives_the_accuracy_on_class_groups(tmp_path, capsys):
     assert seed_summary.main([*runs, "--out", out, "--class-group", "pets"]) == 2
 
 
+def test_seed_summary_compares_methods_seed_by_seed_with_another_summary(tmp_path, capsys):
+    from experiments import seed_summary
+
+    def summary(name, accs_by_method, commit="abc", seeds=(0, 1, 2)):
+        runs = []
+        for i, seed in enumerate(seeds):
+            results = {m: {"final_average_accuracy": accs[i], "final_average_forgetting": 0.1, "stored_bytes": 9,
+                           "wall_s": 1.0, "final_class_accuracy": {"cat": accs[i] - 0.1, "dog": accs[i] + 0.1}}
+                       for m, accs in accs_by_method.items()}
+            run = tmp_path / f"{name}{seed}"
+            run.mkdir()
+            (run / "results.json").write_text(json.dumps({"settings": {"seed": seed, "code": commit, "preset": "quick"},
+                                                          "results": results}))
+            runs.append(str(run))
+        return runs
+
+    today = str(tmp_path / "today.json")
+    assert seed_summary.main([*summary("t", {"exemplar": [0.30, 0.40, 0.35]}), "--out", today,
+                              "--class-group", "pets=cat"]) == 0
+    runs = summary("g", {"itgan": [0.35, 0.38, 0.45]})
+    out = tmp_path / "g.json"
+    assert seed_summary.main([*runs, "--out", str(out), "--class-group", "pets=cat", "--versus", f"{today}:exemplar"]) == 0
+    paired = json.loads(out.read_text())["methods"]["itgan"]["versus"][f"{today}:exemplar"]
+    overall = paired["final_average_accuracy"]
+    assert overall["per_seed"] == pytest.approx([0.05, -0.02, 0.10]) and overall["seeds_ahead"] == 2
+    assert overall["mean"] == pytest.approx(0.13 / 3) and overall["std"] == pytest.approx(0.0602771, abs=1e-6)
+    assert paired["class_groups"]["pets"]["per_seed"] == pytest.approx([0.05, -0.02, 0.10])  # cat: both 0.1 lower
+    assert "itgan         overall +4.3 ± 6.0 (2/3)  pets +4.3 ± 6.0 (2/3)" in capsys.readouterr().out
+    refused = {  # argv tail -> the message
+        ("--versus", f"{today}:jpeg"): "has no method jpeg (it has exemplar)",
+        ("--versus", today): f"--versus '{today}': write SUMMARY.json:METHOD",
+        ("--class-group", "pets=dog", "--versus", f"{today}:exemplar"): "give it the same --class-group pets=dog",
+        ("--versus", f"{tmp_path / 'none.json'}:exemplar"): "none.json",
+    }
+    for tail, message in refused.items():
+        assert seed_summary.main([*runs, "--out", str(tmp_path / "x.json"), *tail]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    other_commit = summary("c", {"itgan": [0.3, 0.3, 0.3]}, commit="def")
+    assert seed_summary.main([*other_commit, "--out", str(tmp_path / "x.json"), "--versus", f"{today}:exemplar"]) == 2
+    assert "differ in code: a seed-by-seed comparison needs the same stream, scoring and commit" in capsys.readouterr().err
+    two_seeds = summary("s", {"itgan": [0.3, 0.3]}, seeds=(0, 1))
+    assert seed_summary.main([*two_seeds, "--out", str(tmp_path / "x.json"), "--versus", f"{today}:exemplar"]) == 2
+    assert "itgan has seeds [0, 1], exemplar [0, 1, 2]: compare the same seeds" in capsys.readouterr().err
+
+
 class Killed(Exception):
     """Stands in for the process being killed."""
 
