@@ -9,6 +9,9 @@
 # and generic first; b: half-known first), skipping a run that is finished or that the other lane holds (flock), so
 # neither lane idles while the other has work. Every step resumes or skips what it finished; a failed step stops the lane.
 # The pinned checkout's own copy of this file predates the lanes: run this one (../../docs/runs/unseen/queue.sh).
+# Once all 9 are finished, `bash ../../docs/runs/unseen/queue.sh summary` (from the worktree) writes each protocol's
+# summary with main's seed_summary.py (paired with today's exemplar and itgan, seed by seed) and copies its runs'
+# results and curves into main's docs/runs/unseen/<protocol>/.
 set -eu
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
 PY=.venv/bin/python
@@ -58,9 +61,23 @@ protocols() {  # run...
 }
 lane_a() { today; validate generic $GENERIC; validate shipped $SHIPPED; protocols $RUNS; }
 lane_b() { half_generator; validate half $HALF; protocols $(echo $RUNS | tr ' ' '\n' | tac); }
+GROUPS="--class-group known=dog,truck,automobile,cat,ship --class-group unknown=frog,airplane,horse,bird,deer
+  --class-group neighbour=cat,dog,frog,bird,truck --class-group no-neighbour=airplane,automobile,deer,horse,ship"
+summary() {  # from main's root: its seed_summary.py has --versus
+  local today=docs/runs/unseen/today/summary.json
+  for name in control generic half; do
+    (cd ../.. && mkdir -p docs/runs/unseen/$name &&
+      .venv/bin/python experiments/seed_summary.py .worktrees/unseen/runs/unseen-$name-seed{0,1,2} $GROUPS \
+        --versus $today:exemplar --versus $today:itgan --out docs/runs/unseen/$name/summary.json)
+    for seed in 0 1 2; do
+      for file in results.json curves.png; do cp runs/unseen-$name-seed$seed/$file ../../docs/runs/unseen/$name/seed$seed-$file; done
+    done
+  done
+}
 case ${1:-all} in
+  summary) summary ;;
   a) lane_a ;;
   b) lane_b ;;
   all) lane_a; lane_b ;;
-  *) echo "usage: bash queue.sh [a|b]" >&2; exit 2 ;;
+  *) echo "usage: bash queue.sh [a|b|summary]" >&2; exit 2 ;;
 esac
