@@ -1,5 +1,6 @@
 """Class codes: a class the generator never saw is drawn through a learned conditioning vector."""
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,7 +9,9 @@ from experiments import split_cifar100
 from itgan_replay import LatentMemory
 from itgan_replay.condensation.class_code import (CodeConfig, condition_new_classes, fit_class_code, held_out_error,
                                                   plan_class_codes)
-from itgan_replay.condensation.inversion import invert
+from itgan_replay.condensation.condense import CondenseConfig
+from itgan_replay.condensation.inversion import InversionConfig, invert
+from itgan_replay.condensation.recipe import LatentRecipe
 from itgan_replay.memory.class_codes import ClassCodes
 from strategies import ITGANReplayConfig, ITGANReplayPlugin
 from strategies.generative_replay import GenerativeReplayPlugin
@@ -80,7 +83,9 @@ def test_codes_round_trip_through_memory_files_and_their_bytes_count(tmp_path):
 
 def test_plugin_fits_a_code_for_a_class_the_generator_lacks_and_counts_it():
     generator = tiny_generator(n_classes=4, class_names=["a", "b", "c", "d"])
-    config = ITGANReplayConfig(latents_per_class=2, progress=False)
+    recipe = LatentRecipe(condense=CondenseConfig(iterations=2, real_batch=8, subset_size=4),
+                          inversion=InversionConfig(steps=2), code=CodeConfig(steps=2), embedding_width=8)
+    config = ITGANReplayConfig(recipe, latents_per_class=2, progress=False)
     plugin = ITGANReplayPlugin(generator, config, class_names=["b", "zebra"])
     images, labels = torch.randn(8, 3, 32, 32), torch.tensor([0, 1] * 4)
     plugin.add_classes(images, labels, [0, 1])
@@ -88,8 +93,7 @@ def test_plugin_fits_a_code_for_a_class_the_generator_lacks_and_counts_it():
     assert [r["class_code"] for r in plugin.condensed] == [False, True]
     assert plugin.memory_use().stored_bytes == plugin.memory.total_bytes == (
         plugin.memory.generator_bytes + 4 * 16 * 4 + 8 * 2)  # float32 latents, one float16 code
-    off = ITGANReplayPlugin(generator, ITGANReplayConfig(latents_per_class=2, progress=False, class_codes="off"),
-                            class_names=["b", "zebra"])
+    off = ITGANReplayPlugin(generator, replace(config, class_codes="off"), class_names=["b", "zebra"])
     with pytest.raises(ValueError, match=r"no class zebra \(1 of the 2 classes\) and class codes are off"):
         off.add_classes(images, labels, [0, 1])
 
