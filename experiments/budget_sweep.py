@@ -31,8 +31,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from experiments.cli import HelpFormatter, UsageError, add_dataset_options, code_version, require_at_least, save_figure
-from experiments.preset_sweep import parse_setting
+from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, code_version, parse_setting,
+                             require_at_least, save_figure)
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes

@@ -29,9 +29,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, code_version, load_dataset_from_args,
-                             require_at_least)
-from experiments.preset_sweep import parse_setting
+from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, add_setting_option, code_version,
+                             load_dataset_from_args, parse_setting, require_at_least)
 from experiments.split_cifar100 import PRESETS, preset_from_options
 from itgan_replay.condensation.class_code import CodeConfig, fit_class_code, held_out_error
 from itgan_replay.data import DatasetError, split_validation
@@ -43,9 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file (any classes, the photos' image size)")
-    p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',
-                   help='a named set of --code-* options (e.g. s50="--code-steps 50"; see split_cifar100.py --help); '
-                        "repeat for each setting")
+    add_setting_option(p, "--code-* options", 's50="--code-steps 50"')
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS),
                    help="main-job preset whose code and inversion settings the options modify")
     p.add_argument("--validation-per-class", type=int, default=200, help="training photos per class held out to score on")

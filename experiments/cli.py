@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,24 @@ def add_dataset_options(p: argparse.ArgumentParser, default: str | None = None) 
                    help="side of the square photos in pixels; a photo of another size is an error unless --resize is "
                         "given (omitted: the size of the dataset's first photo, 32 for CIFAR)")
     p.add_argument("--resize", action="store_true", help="resize every photo of another size to --image-size (bicubic)")
+
+
+def add_setting_option(p: argparse.ArgumentParser, what: str, example: str) -> None:
+    """``--setting NAME="OPTIONS"`` (repeatable): named sets of the main job's ``what`` options; see :func:`parse_setting`."""
+    p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',
+                   help=f"a named set of {what} (e.g. {example}; see split_cifar100.py --help); repeat for each setting")
+
+
+def parse_setting(text: str) -> tuple[str, list[str]]:
+    """``NAME="OPTIONS"`` as (NAME, the options' words).
+
+    Raises:
+        ValueError: no ``=``, an empty NAME, or a NAME with ``/`` or a space (it names a run folder).
+    """
+    name, sep, options = text.partition("=")
+    if not sep or not name or any(c in name for c in "/ "):
+        raise ValueError(f"--setting '{text}': write NAME=\"OPTIONS\" with a NAME free of '/' and spaces")
+    return name, shlex.split(options)
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:

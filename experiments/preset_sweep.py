@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
-from experiments.cli import HelpFormatter, add_dataset_options, code_version, require_at_least
+from experiments.cli import (HelpFormatter, add_dataset_options, add_setting_option, code_version, parse_setting,
+                             require_at_least)
 from experiments.split_cifar100 import PRESETS, RUN_ERRORS, StreamRun, preset_from_options, run
 from itgan_replay.memory.files import atomic_write_bytes
 
@@ -27,9 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_dataset_options(p)
     p.add_argument("--generator", type=Path, required=True, help="generator file")
-    p.add_argument("--setting", action="append", required=True, metavar='NAME="OPTIONS"',
-                   help="a named set of the main job's setting options (e.g. lr3e-2=\"--condense-lr 0.03\"; see "
-                        "split_cifar100.py --help); repeat for each setting")
+    add_setting_option(p, "the main job's setting options", 'lr3e-2="--condense-lr 0.03"')
     p.add_argument("--methods", default="itgan", help="methods of every run (comma-separated)")
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="preset the options modify")
     p.add_argument("--validation-per-class", type=int, default=100, help="training photos per class held out to score on")
@@ -38,14 +36,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=Path("runs"), help="where runs are written")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
-
-
-def parse_setting(text: str) -> tuple[str, list[str]]:
-    """``NAME="OPTIONS"`` as (NAME, the options' words)."""
-    name, sep, options = text.partition("=")
-    if not sep or not name or any(c in name for c in "/ "):
-        raise ValueError(f"--setting '{text}': write NAME=\"OPTIONS\" with a NAME free of '/' and spaces")
-    return name, shlex.split(options)
 
 
 def main(argv: list[str] | None = None) -> int:
