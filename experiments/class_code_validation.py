@@ -13,8 +13,14 @@ inversion steps and lr). Their mean squared pixel error (in the generator's norm
 reaches photos of its class that it was not fitted on. A class the generator knows by name is also scored through its
 own class embedding (``own``): the reference a code is measured against. No test photo is read.
 
-Writes ``<out>/class_codes.json`` (per setting and class the error, the own errors, and the chosen setting: the lowest
-mean error over the classes) and prints the table, best first.
+With ``--cas``, each setting's codes are also scored by how much of their class they carry: a classifier trained
+only on images drawn through the codes (``--cas-per-class`` a class, every class through its code) is scored on all
+the validation photos (``cas_codes``), and, where the generator knows some of the classes but not all, with the known
+ones drawn through their own embeddings as the main job's ``--class-codes auto`` does (``cas_auto``). Where it knows
+every class, ``own_cas`` is the classifier trained on its own embeddings' images: the reference.
+
+Writes ``<out>/class_codes.json`` (per setting and class the error, the own errors, any CAS, and the chosen setting:
+the lowest mean error over the classes; CAS does not choose) and prints the table, best first.
 """
 from __future__ import annotations
 
@@ -29,12 +35,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, add_setting_option, code_version,
-                             load_dataset_from_args, parse_setting, require_at_least)
+from experiments.cli import (HelpFormatter, UsageError, add_cas_options, add_dataset_options, add_setting_option,
+                             code_version, load_dataset_from_args, parse_setting, require_at_least)
 from experiments.split_cifar100 import PRESETS, preset_from_options
 from itgan_replay.condensation.class_code import CodeConfig, fit_class_code, held_out_error
 from itgan_replay.data import DatasetError, split_validation
 from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.gan.quality import cas_over_seeds
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
 
 
@@ -48,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--validation-per-class", type=int, default=200, help="training photos per class held out to score on")
     p.add_argument("--held-out", type=int, default=64, help="validation photos per class inverted and scored")
     p.add_argument("--seed", type=int, default=0, help="chooses the held-out photos, and seeds the fits and inversions")
+    p.add_argument("--cas", action="store_true", help="also score each setting's codes by CAS on the validation photos "
+                   "(the --cas-* options below)")
+    add_cas_options(p)
     p.add_argument("--out", type=Path, required=True, help="folder of class_codes.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -72,7 +82,8 @@ def code_settings(settings: list[str], preset: str) -> dict[str, tuple[list[str]
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        require_at_least(args, {"validation_per_class": 1, "held_out": 1})
+        require_at_least(args, {"validation_per_class": 1, "held_out": 1, "cas_per_class": 1, "cas_epochs": 1,
+                                "cas_seeds": 1})
         settings = code_settings(args.setting, args.preset)
         generator = FrozenGenerator.load(args.generator)
         train = load_dataset_from_args(args)[0].with_stats(generator.mean_values, generator.std_values)
@@ -90,18 +101,32 @@ def main(argv: list[str] | None = None) -> int:
         photos = validation.normalize(validation.images[validation.labels == c][:args.held_out])
         return held_out_error(coded, photos, label, inversion.steps, inversion.lr, args.seed * 1009 + c).mean().item()
 
-    own = {names[c]: scored(generator, c, generator.class_names.index(names[c]))
-           for c in range(len(names)) if names[c] in generator.class_names}
+    known = {c: generator.class_names.index(names[c]) for c in range(len(names)) if names[c] in generator.class_names}
+    own = {names[c]: scored(generator, c, label) for c, label in known.items()}
+    eval_sets = {"validation": (validation.normalize(validation.images), validation.labels)}
+
+    def cas(coded: FrozenGenerator, draw: list[int]) -> dict:
+        return cas_over_seeds(coded, eval_sets, args.cas_per_class, args.cas_epochs, args.cas_seeds, draw)
+
+    n_labels = generator.config.n_classes
+    own_cas = cas(generator, [known[c] for c in range(len(names))]) if args.cas and len(known) == len(names) else None
     rows = []
     with tqdm(total=len(settings) * len(names), disable=args.no_progress, unit="class") as bar:
         for name, (options, config) in settings.items():
-            start, errors = time.perf_counter(), {}
+            start, errors, codes = time.perf_counter(), {}, []
             for c in range(len(names)):
-                code = fit_class_code(generator, fit.normalize(fit.images[fit.labels == c]), config, args.seed * 1009 + c)
-                errors[names[c]] = scored(generator.with_codes(code[None]), c, generator.config.n_classes)
+                codes.append(fit_class_code(generator, fit.normalize(fit.images[fit.labels == c]), config,
+                                            args.seed * 1009 + c))
+                errors[names[c]] = scored(generator.with_codes(codes[-1][None]), c, n_labels)
                 bar.update()
-            rows.append({"setting": name, "options": options, "code_settings": asdict(config), "errors": errors,
-                         "mean_error": statistics.mean(errors.values()), "seconds": time.perf_counter() - start})
+            row = {"setting": name, "options": options, "code_settings": asdict(config), "errors": errors,
+                   "mean_error": statistics.mean(errors.values())}
+            if args.cas:  # label n_labels + c draws class c's code
+                coded = generator.with_codes(torch.stack(codes))
+                row["cas_codes"] = cas(coded, [n_labels + c for c in range(len(names))])
+                if 0 < len(known) < len(names):
+                    row["cas_auto"] = cas(coded, [known.get(c, n_labels + c) for c in range(len(names))])
+            rows.append(row | {"seconds": time.perf_counter() - start})
     rows.sort(key=lambda r: r["mean_error"])
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "class_codes.json", json.dumps({
@@ -110,13 +135,21 @@ def main(argv: list[str] | None = None) -> int:
         "scored_by": f"mean squared pixel error of held-out validation photos inverted through the class's code alone "
                      f"({inversion.steps} steps, lr {inversion.lr}, latents only)",
         "generator_file": str(args.generator), "generator": generator.fingerprint,
-        "generator_classes": generator.class_names, "code": code_version(), "own": own, "rows": rows,
+        "generator_classes": generator.class_names, "code": code_version(), "own": own,
+        **({"cas": {"per_class": args.cas_per_class, "epochs": args.cas_epochs, "seeds": args.cas_seeds,
+                    "scored_on": "every validation photo"}} if args.cas else {}),
+        **({"own_cas": own_cas} if own_cas else {}), "rows": rows,
         "chosen": {"setting": rows[0]["setting"], "options": rows[0]["options"]}}, indent=1).encode())
-    print(f"{'setting':<16} {'mean error':>10} {'s':>6}  options")
+    def shown(score: dict | None) -> str:
+        return f"{100 * score['validation']['mean']:5.1f} ± {100 * score['validation']['std']:4.1f}" if score else "-"
+
+    print(f"{'setting':<16} {'mean error':>10} {'CAS codes %':>12} {'CAS auto %':>12} {'s':>6}  options")
     for r in rows:
-        print(f"{r['setting']:<16} {r['mean_error']:>10.4f} {r['seconds']:>6.0f}  {' '.join(r['options'])}")
+        print(f"{r['setting']:<16} {r['mean_error']:>10.4f} {shown(r.get('cas_codes')):>12} {shown(r.get('cas_auto')):>12} "
+              f"{r['seconds']:>6.0f}  {' '.join(r['options'])}")
     if own:
-        print(f"{'own embedding':<16} {statistics.mean(own.values()):>10.4f}         ({len(own)} classes the generator knows)")
+        print(f"{'own embedding':<16} {statistics.mean(own.values()):>10.4f} {shown(own_cas):>12} "
+              f"({len(own)} classes the generator knows)")
     print(f"chosen: {rows[0]['setting']}; wrote {args.out / 'class_codes.json'}")
     return 0
 

@@ -70,6 +70,17 @@ def parse_setting(text: str) -> tuple[str, list[str]]:
     return name, shlex.split(options)
 
 
+def add_cas_options(p: argparse.ArgumentParser) -> None:
+    """``--cas-per-class``, ``--cas-epochs`` and ``--cas-seeds``: how CAS is scored
+    (:func:`itgan_replay.gan.quality.cas_over_seeds`)."""
+    p.add_argument("--cas-per-class", type=int, default=500,
+                   help="generated images per class for the CAS classifier (default: %(default)s)")
+    p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier (default: %(default)s)")
+    p.add_argument("--cas-seeds", type=int, default=2,
+                   help="CAS classifiers, seeded 0, 1, ...: the report gives each score, their mean and their "
+                        "standard deviation (default: %(default)s)")
+
+
 def add_device_option(p: argparse.ArgumentParser) -> None:
     """``--device`` (check its value with :func:`check_device`)."""
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",

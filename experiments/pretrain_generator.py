@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from experiments.cli import (HelpFormatter, UsageError, add_config_options, add_dataset_options, add_device_option,
-                             check_device, code_version, config_from_args, line_buffered_output)
+from experiments.cli import (HelpFormatter, UsageError, add_cas_options, add_config_options, add_dataset_options,
+                             add_device_option, check_device, code_version, config_from_args, line_buffered_output)
 from itgan_replay.data import DatasetError, load_dataset, select_classes, split_share, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
 from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
-from itgan_replay.gan.quality import classification_accuracy_scores
+from itgan_replay.gan.quality import cas_over_seeds
 from itgan_replay.memory.files import atomic_write_bytes
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,29 +94,6 @@ class PretrainRun:
     def checkpoint_dir(self) -> Path:
         """``workdir``, by default ``out`` without ``.pt`` plus ``.work``."""
         return self.workdir or self.out.with_name(self.out.stem + ".work")
-
-
-def add_cas_options(p: argparse.ArgumentParser) -> None:
-    """``--cas-per-class``, ``--cas-epochs`` and ``--cas-seeds``: how CAS is scored (read by :func:`cas_over_seeds`)."""
-    p.add_argument("--cas-per-class", type=int, default=500,
-                   help="generated images per class for the CAS classifier (default: %(default)s)")
-    p.add_argument("--cas-epochs", type=int, default=15, help="epochs of the CAS classifier (default: %(default)s)")
-    p.add_argument("--cas-seeds", type=int, default=2,
-                   help="CAS classifiers, seeded 0, 1, ...: the report gives each score, their mean and their "
-                        "standard deviation (default: %(default)s)")
-
-
-def cas_over_seeds(generator: FrozenGenerator, eval_sets: dict, per_class: int, epochs: int,
-                   seeds: int) -> dict[str, dict]:
-    """CAS of ``generator`` on each eval set, one classifier per seed ``0 .. seeds - 1``: per set, the scores
-    (``per_seed``), their ``mean`` and their ``std`` (sample standard deviation, as over seeds elsewhere; 0 for one)."""
-    per_seed = [classification_accuracy_scores(generator, eval_sets, per_class, epochs, seed=s) for s in range(seeds)]
-    scores = {}
-    for split in eval_sets:
-        values = [s[split] for s in per_seed]
-        scores[split] = {"per_seed": values, "mean": statistics.mean(values),
-                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return scores
 
 
 def pretrain(job: PretrainRun) -> dict:

@@ -17,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.cli import (HelpFormatter, UsageError, add_dataset_options, code_version, load_dataset_from_args,
-                             require_at_least, require_generator_of)
-from experiments.pretrain_generator import add_cas_options, cas_over_seeds
+from experiments.cli import (HelpFormatter, UsageError, add_cas_options, add_dataset_options, code_version,
+                             load_dataset_from_args, require_at_least, require_generator_of)
 from itgan_replay.data import DatasetError, normalize, split_validation
 from itgan_replay.gan.generator import FrozenGenerator
+from itgan_replay.gan.quality import cas_over_seeds
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes, differences
 
 

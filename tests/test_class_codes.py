@@ -170,3 +170,35 @@ def test_class_code_validation_scores_codes_on_held_out_photos_beside_the_known_
     assert rows["fit"]["mean_error"] == pytest.approx(sum(rows["fit"]["errors"].values()) / 3)
     assert class_code_validation.main([*argv[:-4], "--setting", "x=--condense-lr 0.1"]) == 2
     assert "--condense-lr is not a --code-* option" in capsys.readouterr().err
+    cas = ["--cas", "--cas-per-class", "4", "--cas-epochs", "1", "--cas-seeds", "2"]
+    assert class_code_validation.main([*argv, *cas]) == 0
+    saved = json.loads((tmp_path / "out/class_codes.json").read_text())
+    assert saved["cas"]["seeds"] == 2 and "own_cas" not in saved  # dog is known, cat and frog are not
+    for row in saved["rows"]:
+        for key in ("cas_codes", "cas_auto"):
+            assert len(row[key]["validation"]["per_seed"]) == 2 and 0 <= row[key]["validation"]["mean"] <= 1
+    tiny_generator(class_names=["cat", "dog", "frog", "van"]).save(tmp_path / "all.pt")
+    assert class_code_validation.main([*argv[:2], "--generator", str(tmp_path / "all.pt"), *argv[4:-4],
+                                       "--setting", "none=--code-steps 0", *cas]) == 0
+    saved = json.loads((tmp_path / "out/class_codes.json").read_text())
+    assert 0 <= saved["own_cas"]["validation"]["mean"] <= 1 and "cas_auto" not in saved["rows"][0]
+    assert "own embedding" in capsys.readouterr().out
+    assert class_code_validation.main([*argv, "--cas", "--cas-seeds", "0"]) == 2
+    assert "--cas-seeds must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_cas_draws_each_of_its_classes_through_the_generator_label_given(monkeypatch):
+    from itgan_replay.gan import quality
+
+    seen = []
+    monkeypatch.setattr(quality, "train_classifier", lambda net, images, labels, *a, **k: seen.append((images, labels)))
+    generator = tiny_generator(n_classes=4)
+    coded = generator.with_codes(generator.folded.shared.weight[2].detach()[None])  # code 0 (label 4) = class 2
+    eval_sets = {"v": (torch.randn(6, 3, 32, 32), torch.tensor([0, 1] * 3))}
+    for g, draw in ((coded, [4, 1]), (generator, [2, 1]), (generator, [0, 1]), (generator, None)):
+        quality.classification_accuracy_scores(g, eval_sets, n_per_class=3, epochs=1, width=8, draw=draw)
+    (through_code, y), (through_class, y2), (other, _), (default, y_default) = seen
+    assert torch.equal(y, torch.tensor([0, 0, 0, 1, 1, 1])) and torch.equal(y, y2)
+    assert torch.equal(through_code, through_class) and not torch.equal(through_code[:3], other[:3])
+    assert torch.equal(through_code[3:], other[3:])  # class 1 is drawn as 1 in both
+    assert torch.equal(y_default, torch.arange(4).repeat_interleave(3)) and len(default) == 12  # every class

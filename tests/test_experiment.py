@@ -7,6 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from experiments import split_cifar100
 from itgan_replay import FrozenGenerator, load_dataset
+from itgan_replay.gan import quality
 from conftest import smoke_stream, tiny_generator, write_image_folder
 
 
@@ -93,9 +94,7 @@ def test_pretrain_option_pretrains_and_caches_the_generator_the_stream_lacks(set
 
     monkeypatch.setitem(pretrain.PRESETS, "cpu", replace(pretrain.PRESETS["cpu"], ch=2, d_ch=2, z_dim=16, batch_size=8,
                                                          iterations=2, checkpoint_every=1, standing_batches=1))
-    from experiments import pretrain_generator
-
-    monkeypatch.setattr(pretrain_generator, "classification_accuracy_scores",  # CAS is tested with pretraining itself
+    monkeypatch.setattr(quality, "classification_accuracy_scores",  # CAS is tested with pretraining itself
                         lambda generator, eval_sets, *args, **kwargs: {name: 0.5 for name in eval_sets})
     monkeypatch.chdir(tmp_path)
     dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=104)}"  # 100 held out
@@ -123,9 +122,7 @@ def test_pretrain_share_trains_the_generator_on_photos_the_stream_never_holds(tm
 
     monkeypatch.setitem(pretrain.PRESETS, "cpu", replace(pretrain.PRESETS["cpu"], ch=2, d_ch=2, z_dim=16, batch_size=8,
                                                          iterations=2, checkpoint_every=1, standing_batches=1))
-    from experiments import pretrain_generator
-
-    monkeypatch.setattr(pretrain_generator, "classification_accuracy_scores",
+    monkeypatch.setattr(quality, "classification_accuracy_scores",
                         lambda generator, eval_sets, *args, **kwargs: {name: 0.5 for name in eval_sets})
     monkeypatch.chdir(tmp_path)
     dataset = f"imagefolder:{write_image_folder(tmp_path / 'data', ['0', '1', '2', '3'], n_train=208)}"
