@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     known = {c: generator.class_names.index(names[c]) for c in range(len(names)) if names[c] in generator.class_names}
     own = {names[c]: scored(generator, c, label) for c, label in known.items()}
-    eval_sets = {"validation": (validation.normalize(validation.images), validation.labels)}
+    eval_sets = {"validation": (validation.normalize(validation.images), validation.labels)} if args.cas else {}
 
     def cas(coded: FrozenGenerator, draw: list[int]) -> dict:
         return cas_over_seeds(coded, eval_sets, args.cas_per_class, args.cas_epochs, args.cas_seeds, draw)
