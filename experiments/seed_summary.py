@@ -24,13 +24,9 @@ from pathlib import Path
 
 from experiments.cli import HelpFormatter
 from itgan_replay.memory.files import atomic_write_bytes
+from itgan_replay.seeds import over_seeds
 
 FIELDS = ("final_average_accuracy", "final_average_forgetting")
-
-
-def spread(values: list[float]) -> dict:
-    """``values`` (one per seed) with their mean and sample standard deviation (0 for one value)."""
-    return {"per_seed": values, "mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def group_accuracy(result: dict, classes: list[str]) -> float:
@@ -63,9 +59,9 @@ def summarise(runs: list[dict], groups: dict[str, list[str]] | None = None) -> d
                   "stored_bytes_without_generator": [r.get("stored_bytes_without_generator", r["stored_bytes"]) for r in rows],
                   "stored_samples": [r.get("stored_samples") for r in rows], "wall_s": [r["wall_s"] for r in rows]}
         for f in FIELDS:
-            out[m][f] = spread([r[f] for r in rows])
+            out[m][f] = over_seeds([r[f] for r in rows])
         if groups:
-            out[m]["class_groups"] = {name: {"classes": classes} | spread([group_accuracy(r, classes) for r in rows])
+            out[m]["class_groups"] = {name: {"classes": classes} | over_seeds([group_accuracy(r, classes) for r in rows])
                                       for name, classes in groups.items()}
     files = sorted({r["generator_file"] for r in runs if r.get("generator_file")})
     return {"settings": base, **({"generator_files": files} if files else {}), "methods": out}
@@ -91,7 +87,7 @@ def versus(summary: dict, other: dict, method: str) -> dict:
 
     def paired(mine: dict, theirs: dict) -> dict:
         differences = [a - b for a, b in zip(mine["per_seed"], theirs["per_seed"])]
-        return spread(differences) | {"seeds_ahead": sum(d > 0 for d in differences)}
+        return over_seeds(differences) | {"seeds_ahead": sum(d > 0 for d in differences)}
 
     out = {}
     for name, row in summary["methods"].items():

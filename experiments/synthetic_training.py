@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 import time
 from dataclasses import asdict, replace
@@ -35,6 +34,7 @@ from itgan_replay.condensation.recipe import LatentRecipe, build_latents
 from itgan_replay.data import DatasetError
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.files import StoredFileError, atomic_write_bytes
+from itgan_replay.seeds import over_seeds
 
 SOURCES = ("real", "gan", "inversion", "itgan")
 MODIFIERS = ("random (re-split the latents at random every step), lamX (paired regulariser weight X), pool (pooled "
@@ -157,8 +157,8 @@ def summarise(runs: list[dict]) -> list[dict]:
     summary = []
     for key in sorted({(r["per_class"], r["arch"], r["width"], r["source"]) for r in runs}):
         accs = [r["accuracy"] for r in runs if (r["per_class"], r["arch"], r["width"], r["source"]) == key]
-        summary.append({"per_class": key[0], "arch": key[1], "width": key[2], "source": key[3], "mean": statistics.mean(accs),
-                        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "seeds": len(accs)})
+        summary.append({"per_class": key[0], "arch": key[1], "width": key[2], "source": key[3], "seeds": len(accs)}
+                       | over_seeds(accs))
     return summary
 
 

@@ -1,7 +1,6 @@
 """Generator quality without downloads: the classification accuracy score (CAS)."""
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -9,6 +8,7 @@ import torch
 from itgan_replay.condensation.nets import accuracy, build_net, train_classifier
 from itgan_replay.gan.generator import FrozenGenerator
 from itgan_replay.memory.codecs import CODECS, LatentCodec
+from itgan_replay.seeds import over_seeds
 
 
 def classification_accuracy_scores(generator: FrozenGenerator, eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
@@ -36,13 +36,7 @@ def classification_accuracy_scores(generator: FrozenGenerator, eval_sets: Mappin
 def cas_over_seeds(generator: FrozenGenerator, eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                    per_class: int, epochs: int, seeds: int, draw: Sequence[int] | None = None) -> dict[str, dict]:
     """CAS of ``generator`` on each eval set, one classifier per seed ``0 .. seeds - 1``
-    (:func:`classification_accuracy_scores`): per set, the scores (``per_seed``), their ``mean`` and their ``std``
-    (sample standard deviation, as over seeds elsewhere; 0 for one)."""
+    (:func:`classification_accuracy_scores`): per set, :func:`~itgan_replay.seeds.over_seeds` of the scores."""
     per_seed = [classification_accuracy_scores(generator, eval_sets, per_class, epochs, seed=s, draw=draw)
                 for s in range(seeds)]
-    scores = {}
-    for split in eval_sets:
-        values = [s[split] for s in per_seed]
-        scores[split] = {"per_seed": values, "mean": statistics.mean(values),
-                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return scores
+    return {split: over_seeds([s[split] for s in per_seed]) for split in eval_sets}
