@@ -12,8 +12,8 @@ def over_seeds(values: Sequence[float]) -> dict:
     Raises:
         ValueError: no values.
     """
+    values = list(values)
     if not values:
         raise ValueError("over_seeds needs at least one value")
-    values = list(values)
     return {"per_seed": values, "mean": statistics.mean(values),
             "std": statistics.stdev(values) if len(values) > 1 else 0.0}
