@@ -27,7 +27,8 @@ class GenerativeReplayPlugin(SupervisedPlugin):
     stream's normalisation ``image_stats`` (mean, std; by default the generator's own). A class is drawn as the
     generator's class of its name (``class_names``, the stream's by label; without them, label ``i`` is class ``i``),
     or through a class code fitted on its photos when its experience ends (``class_codes``: see
-    :data:`~itgan_replay.condensation.class_code.CLASS_CODE_MODES`), stored and counted with the generator.
+    :data:`~itgan_replay.condensation.class_code.CLASS_CODE_MODES`), stored and counted in the budget; being fitted on
+    the stream's photos, codes are not the generator's bytes (as in ``itgan``'s memory).
 
     Raises:
         BudgetError: the generator alone does not fit ``budget_bytes``.
@@ -50,8 +51,7 @@ class GenerativeReplayPlugin(SupervisedPlugin):
         self._rng = torch.Generator().manual_seed(seed)
 
     def memory_use(self) -> MemoryUse:
-        stored = self.generator.param_bytes + self.codes.code_bytes
-        return MemoryUse(stored, 0, stored)
+        return MemoryUse(self.generator.param_bytes + self.codes.code_bytes, 0, self.generator.param_bytes)
 
     def before_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
         self.generator.to(strategy.device)
