@@ -11,7 +11,7 @@ from itgan_replay.condensation.class_code import CodeConfig, condition_new_class
 from itgan_replay.data import ImageStats, renormalize
 from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.class_codes import ClassCodes
-from itgan_replay.memory.latent import require_generator_fits
+from itgan_replay.memory.latent import BudgetError, require_generator_fits
 
 from .itgan_plugin import experience_tensors, is_last_experience
 from .replay import MemoryUse
@@ -31,7 +31,8 @@ class GenerativeReplayPlugin(SupervisedPlugin):
     the stream's photos, codes are not the generator's bytes (as in ``itgan``'s memory).
 
     Raises:
-        BudgetError: the generator alone does not fit ``budget_bytes``.
+        BudgetError: the generator alone does not fit ``budget_bytes`` (at once), or the class codes an experience
+            needs do not fit beside it (when the experience ends, before any is fitted).
     """
 
     def __init__(self, generator: FrozenGenerator, budget_bytes: int, generator_dtype: str = "float32",
@@ -42,6 +43,7 @@ class GenerativeReplayPlugin(SupervisedPlugin):
             raise ValueError(f"generator_dtype must be one of {list(GENERATOR_STORAGE_DTYPES)}, got '{generator_dtype}'")
         self.generator = generator.stored_as(GENERATOR_STORAGE_DTYPES[generator_dtype])
         require_generator_fits(self.generator, budget_bytes)
+        self.budget_bytes = budget_bytes
         self.generator_stats: ImageStats = (generator.mean_values, generator.std_values)
         self.image_stats: ImageStats = image_stats or self.generator_stats
         self.replay_batch_size = replay_batch_size
@@ -73,13 +75,22 @@ class GenerativeReplayPlugin(SupervisedPlugin):
         if len(mbatch) > 2:
             mbatch[-1] = torch.cat([mbatch[-1], torch.zeros_like(y, device=mbatch[-1].device, dtype=mbatch[-1].dtype)])
 
+    def _require_room_for_codes(self, n_codes: int) -> None:
+        needed = self.generator.param_bytes + self.codes.code_bytes + n_codes * self.codes.bytes_per_code
+        if needed > self.budget_bytes:
+            raise BudgetError(f"budget of {self.budget_bytes:,} bytes cannot hold the {self.generator.param_bytes:,}-byte "
+                              f"generator and {len(self.codes.codes) + n_codes} class codes of "
+                              f"{self.codes.bytes_per_code} bytes ({needed:,} bytes); raise the budget, store the "
+                              "generator in fewer bits (generator_dtype) or use a generator that knows these classes")
+
     def after_training_exp(self, strategy: "SupervisedTemplate", **kwargs) -> None:
         new = sorted(set(int(c) for c in strategy.experience.classes_in_this_experience) - set(self.seen))
         plan = plan_class_codes(self.generator, new, self.class_names, self.class_codes)
         images = labels = torch.empty(0)
         if is_last_experience(strategy.experience):  # nothing is replayed after it: no code to fit
             plan = {c: own for c, own in plan.items() if own is not None}
-        elif None in plan.values():
+        self._require_room_for_codes(sum(own is None for own in plan.values()))
+        if None in plan.values():
             images, labels = experience_tensors(strategy.experience.dataset)
             images = renormalize(images, self.image_stats, self.generator_stats)
         condition_new_classes(self.codes, plan, images, labels, self.code, self.seed * 7919 + strategy.experience.current_experience)

@@ -1,12 +1,14 @@
 """Class codes: a class the generator never saw is drawn through a learned conditioning vector."""
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from experiments import split_cifar100
-from itgan_replay import LatentMemory
+from itgan_replay import BudgetError, LatentMemory
 from itgan_replay.condensation.class_code import (CodeConfig, condition_new_classes, fit_class_code, held_out_error,
                                                   plan_class_codes)
 from itgan_replay.condensation.condense import CondenseConfig
@@ -106,6 +108,22 @@ def test_generative_replay_counts_its_codes():
     used = plugin.memory_use()  # one float16 code of 8 numbers: the stream's, not the generator's
     assert (used.stored_bytes, used.generator_bytes) == (plugin.generator.param_bytes + 16, plugin.generator.param_bytes)
     assert plugin.codes.generator_labels(torch.tensor([0, 1])).tolist() == [4, 0]
+
+
+def test_generative_replay_refuses_codes_beyond_its_budget_before_fitting_any():
+    generator = tiny_generator(n_classes=4, class_names=["a", "b", "c", "d"])
+    images, labels = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 0, 1])
+    experience = SimpleNamespace(classes_in_this_experience=[0, 1], current_experience=0,
+                                 dataset=TensorDataset(images, labels))
+    tight = GenerativeReplayPlugin(generator, generator.param_bytes + 16, class_names=["zebra", "okapi"],
+                                   code=CodeConfig(steps=2))  # room for one 16-byte code, two needed
+    with pytest.raises(BudgetError, match=r"cannot hold the [\d,]+-byte generator and 2 class codes of 16 bytes"):
+        tight.after_training_exp(SimpleNamespace(experience=experience))
+    assert tight.codes.codes == {}
+    enough = GenerativeReplayPlugin(generator, generator.param_bytes + 32, class_names=["zebra", "okapi"],
+                                    code=CodeConfig(steps=2))
+    enough.after_training_exp(SimpleNamespace(experience=experience))
+    assert enough.memory_use().stored_bytes == enough.budget_bytes
 
 
 def test_main_job_takes_a_generator_of_other_classes_and_keeps_the_budget_at_every_experience(tmp_path, capsys):

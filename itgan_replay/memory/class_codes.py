@@ -66,6 +66,11 @@ class ClassCodes:
         return torch.tensor([order.get(int(c), int(c)) for c in labels.tolist()], dtype=labels.dtype, device=labels.device)
 
     @property
+    def bytes_per_code(self) -> int:
+        """Bytes of one stored code."""
+        return self.base.config.shared_dim * CODE_DTYPE.itemsize
+
+    @property
     def code_bytes(self) -> int:
         """Bytes of the stored codes."""
         return sum(code.numel() * code.element_size() for code in self.codes.values())
