@@ -13,7 +13,7 @@ from itgan_replay.gan.generator import GENERATOR_STORAGE_DTYPES, FrozenGenerator
 from itgan_replay.memory.class_codes import ClassCodes
 from itgan_replay.memory.latent import BudgetError, require_generator_fits
 
-from .itgan_plugin import experience_tensors, is_last_experience
+from .itgan_plugin import experience_seed, experience_tensors, is_last_experience
 from .replay import MemoryUse
 
 if TYPE_CHECKING:
@@ -93,5 +93,6 @@ class GenerativeReplayPlugin(SupervisedPlugin):
         if None in plan.values():
             images, labels = experience_tensors(strategy.experience.dataset)
             images = renormalize(images, self.image_stats, self.generator_stats)
-        condition_new_classes(self.codes, plan, images, labels, self.code, self.seed * 7919 + strategy.experience.current_experience)
+        condition_new_classes(self.codes, plan, images, labels, self.code,
+                              experience_seed(self.seed, strategy.experience.current_experience))
         self.seen = sorted(set(self.seen) | set(new))
