@@ -61,13 +61,13 @@ protocols() {  # run...
 }
 lane_a() { today; validate generic $GENERIC; validate shipped $SHIPPED; protocols $RUNS; }
 lane_b() { half_generator; validate half $HALF; protocols $(echo $RUNS | tr ' ' '\n' | tac); }
-GROUPS="--class-group known=dog,truck,automobile,cat,ship --class-group unknown=frog,airplane,horse,bird,deer
+CLASS_GROUPS="--class-group known=dog,truck,automobile,cat,ship --class-group unknown=frog,airplane,horse,bird,deer
   --class-group neighbour=cat,dog,frog,bird,truck --class-group no-neighbour=airplane,automobile,deer,horse,ship"
 summary() {  # from main's root: its seed_summary.py has --versus
   local today=docs/runs/unseen/today/summary.json
   for name in control generic half; do
     (cd ../.. && mkdir -p docs/runs/unseen/$name &&
-      .venv/bin/python experiments/seed_summary.py .worktrees/unseen/runs/unseen-$name-seed{0,1,2} $GROUPS \
+      .venv/bin/python experiments/seed_summary.py .worktrees/unseen/runs/unseen-$name-seed{0,1,2} $CLASS_GROUPS \
         --versus $today:exemplar --versus $today:itgan --out docs/runs/unseen/$name/summary.json)
     for seed in 0 1 2; do
       for file in results.json curves.png; do cp runs/unseen-$name-seed$seed/$file ../../docs/runs/unseen/$name/seed$seed-$file; done
