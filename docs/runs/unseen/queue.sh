@@ -10,7 +10,7 @@
 # neither lane idles while the other has work. Every step resumes or skips what it finished; a failed step stops the lane.
 # The pinned checkout's own copy of this file predates the lanes: run this one (../../docs/runs/unseen/queue.sh).
 # Once all 9 are finished, `bash ../../docs/runs/unseen/queue.sh summary` (from the worktree) writes each protocol's
-# summary with main's seed_summary.py (paired with today's exemplar and itgan, seed by seed) and copies its runs'
+# summary (JSON, and the printed table as summary.txt) with main's seed_summary.py (paired with today's exemplar and itgan, seed by seed) and copies its runs'
 # results and curves into main's docs/runs/unseen/<protocol>/.
 set -eu
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
@@ -68,7 +68,8 @@ summary() {  # from main's root: its seed_summary.py has --versus
   for name in control generic half; do
     (cd ../.. && mkdir -p docs/runs/unseen/$name &&
       .venv/bin/python experiments/seed_summary.py .worktrees/unseen/runs/unseen-$name-seed{0,1,2} $CLASS_GROUPS \
-        --versus $today:exemplar --versus $today:itgan --out docs/runs/unseen/$name/summary.json)
+        --versus $today:exemplar --versus $today:itgan --out docs/runs/unseen/$name/summary.json |
+        tee docs/runs/unseen/$name/summary.txt)
     for seed in 0 1 2; do
       for file in results.json curves.png; do cp runs/unseen-$name-seed$seed/$file ../../docs/runs/unseen/$name/seed$seed-$file; done
     done
