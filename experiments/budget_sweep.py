@@ -19,7 +19,9 @@ Settings are chosen per budget on held-out training photos, never on the test ph
 
 The first runs every ``METHOD:NAME="OPTIONS"`` setting at every budget on the validation photos (run
 ``<name>-<budget>-<NAME>``; a method without a setting of its own runs with the preset) and records the best
-of each method at each budget as ``chosen``; the second runs only those on the test photos. With
+of each method at each budget as ``chosen``; the second runs only those on the test photos. A costly
+candidate can be held to the budgets where it is cheap (``--setting-up-to i200=620000``: fewer latents make each
+condensation step cheaper), provided every method keeps a setting at every budget. With
 ``--ceiling-budget``, ``jpeg`` holding the whole stream and ``joint`` training are drawn as the replay
 strategy's ceiling (run ``<name>-ceiling``).
 """
@@ -59,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="one candidate setting of a method, as the main job's options (e.g. jpeg:q25=\"--jpeg-quality "
                         "25\"; see split_cifar100.py --help); repeat for each. Several for one method are a choice: "
                         "they need --validation-per-class. A setting name shared by methods must have the same options")
+    p.add_argument("--setting-up-to", action="append", default=[], metavar="NAME=BYTES",
+                   help="run setting NAME only at budgets up to BYTES (a costly candidate where it is cheap); every "
+                        "method must keep a setting at every budget. Repeat for each")
     p.add_argument("--validation-per-class", type=int, default=0,
                    help="score every run on this many training photos per class held out from the stream (0: the test "
                         "photos) and record each method's best setting at each budget as chosen")
@@ -130,6 +135,31 @@ def candidate_grid(settings: list[str], methods: list[str], validation_per_class
     return grid
 
 
+def budget_grids(grid: Grid, up_to: list[str], budgets: list[int]) -> dict[int, Grid]:
+    """``grid`` at each budget, less the settings that ``--setting-up-to NAME=BYTES`` texts hold below it.
+
+    Raises:
+        UsageError: a bad text, a NAME that is no setting, or a method left without a setting at some budget.
+    """
+    names = {name for named in grid.values() for name in named if name != PRESET_SETTING}
+    limits: dict[str, int] = {}
+    for text in up_to:
+        name, sep, value = text.partition("=")
+        if not sep or not value.isdigit() or int(value) < 1:
+            raise UsageError(f"--setting-up-to '{text}': write NAME=BYTES, e.g. i200=620000")
+        if name not in names:
+            raise UsageError(f"--setting-up-to '{text}': {name} is not a --setting name ({', '.join(sorted(names))})")
+        limits[name] = int(value)
+    grids = {budget: {m: {name: options for name, options in named.items() if budget <= limits.get(name, budget)}
+                      for m, named in grid.items()} for budget in budgets}
+    for budget, at in grids.items():
+        for method, named in at.items():
+            if not named:
+                raise UsageError(f"--setting-up-to leaves {method} no setting at {budget:,} bytes; give it a setting "
+                                 "without a limit")
+    return grids
+
+
 def chosen_grids(path: Path, preset: str, generator: FrozenGenerator, methods: list[str],
                  budgets: list[int]) -> dict[int, Grid]:
     """The settings a validation sweep (``path``, its sweep.json) chose, as one grid per budget.
@@ -197,14 +227,15 @@ def main(argv: list[str] | None = None) -> int:
         if any(m not in METHODS for m in methods):
             raise UsageError(f"unknown method in {methods}; choose from {', '.join(METHODS)}")
         require_at_least(args, {"budgets": 1, "validation_per_class": 0, "ceiling_budget": 1})
-        if args.chosen and (args.setting or args.validation_per_class):
-            raise UsageError("--chosen runs a validation sweep's choices; leave out --setting and --validation-per-class")
+        if args.chosen and (args.setting or args.setting_up_to or args.validation_per_class):
+            raise UsageError("--chosen runs a validation sweep's choices; leave out --setting, --setting-up-to and "
+                             "--validation-per-class")
         generator = FrozenGenerator.load(args.generator)
         if args.chosen:
             grids = chosen_grids(args.chosen, args.preset, generator, methods, budgets)
         else:
-            grid = candidate_grid(args.setting or [], methods, args.validation_per_class)
-            grids = {budget: grid for budget in budgets}
+            grids = budget_grids(candidate_grid(args.setting or [], methods, args.validation_per_class),
+                                 args.setting_up_to, budgets)
         presets = {(name, budget): setting_preset(base, options, budget) for budget, grid in grids.items()
                    for named in grid.values() for name, options in named.items()}
     except (UsageError, ValueError, StoredFileError, DatasetError, FileNotFoundError) as err:
@@ -273,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                          if args.validation_per_class else "test photos"),
         "chosen_from": str(args.chosen) if args.chosen else None, "generator_bytes": generator_bytes,
         **stored.provenance, "generator_file": str(args.generator), "code": code_version(),  # every run it loads was written at this commit (run() refuses others)
-        "runs": runs, "not_fitting": not_fitting, "chosen": chosen if args.validation_per_class else [],
+        "setting_up_to": args.setting_up_to, "runs": runs, "not_fitting": not_fitting, "chosen": chosen if args.validation_per_class else [],
         "ceiling": ceiling, "crossings_bytes": crossed}, indent=1).encode())
     plot(points, generator_bytes, ceiling, out / "accuracy_vs_bytes.png")
     print(f"\n{'method':<10} {'setting':<12} {'budget bytes':>13} {'stored bytes':>13} {'w/o generator':>13} "

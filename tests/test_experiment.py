@@ -1,4 +1,5 @@
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import split_cifar100
+from experiments.cli import UsageError
 from itgan_replay import FrozenGenerator, load_dataset
 from itgan_replay.gan import quality
 from conftest import smoke_stream, tiny_generator, write_image_folder
@@ -369,6 +371,21 @@ def test_budget_sweep_chooses_each_setting_on_validation_then_runs_only_the_choi
     assert ceiling["results"]["jpeg"]["stored_samples"] == ceiling["settings"]["training_photos"] == 4 * 12
     assert test["ceiling"] == {"jpeg, whole stream (48 photos)": ceiling["results"]["jpeg"]["final_average_accuracy"],
                                "joint training": ceiling["results"]["joint"]["final_average_accuracy"]}
+
+
+def test_setting_up_to_holds_a_setting_to_the_budgets_up_to_its_limit_and_leaves_every_method_a_setting():
+    from experiments.budget_sweep import budget_grids
+
+    i50, i200 = ["--condense-iterations", "50"], ["--condense-iterations", "200"]
+    grid = {"jpeg": {"preset": []}, "itgan": {"i50": i50, "i200": i200}}
+    grids = budget_grids(grid, ["i200=620000"], [270000, 620000, 620001])
+    assert grids == {270000: grid, 620000: grid, 620001: {"jpeg": {"preset": []}, "itgan": {"i50": i50}}}
+    assert budget_grids(grid, [], [1]) == {1: grid}
+    for up_to, message in ((["i200=lots"], "write NAME=BYTES"), (["i200=0"], "write NAME=BYTES"),
+                           (["preset=5"], "preset is not a --setting name (i200, i50)"),
+                           (["i50=500000", "i200=600000"], "leaves itgan no setting at 620,000 bytes")):
+        with pytest.raises(UsageError, match=re.escape(message)):
+            budget_grids(grid, up_to, [270000, 620000])
 
 
 def test_budget_sweep_refuses_a_ceiling_short_of_the_stream_and_choices_it_lacks(setup, capsys):
