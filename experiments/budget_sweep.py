@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                          if args.validation_per_class else "test photos"),
         "chosen_from": str(args.chosen) if args.chosen else None, "generator_bytes": generator_bytes,
         **stored.provenance, "generator_file": str(args.generator), "code": code_version(),  # every run it loads was written at this commit (run() refuses others)
-        "setting_up_to": args.setting_up_to, "runs": runs, "not_fitting": not_fitting, "chosen": chosen if args.validation_per_class else [],
+        "setting_up_to": args.setting_up_to, "runs": runs, "not_fitting": not_fitting,
+        "chosen": chosen if args.validation_per_class else [],
         "ceiling": ceiling, "crossings_bytes": crossed}, indent=1).encode())
     plot(points, generator_bytes, ceiling, out / "accuracy_vs_bytes.png")
     print(f"\n{'method':<10} {'setting':<12} {'budget bytes':>13} {'stored bytes':>13} {'w/o generator':>13} "
