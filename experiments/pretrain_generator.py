@@ -31,7 +31,8 @@ from experiments.cli import (HelpFormatter, UsageError, add_cas_options, add_con
                              add_device_option, check_device, code_version, config_from_args, line_buffered_output)
 from itgan_replay.data import DatasetError, load_dataset, select_classes, split_share, split_validation
 from itgan_replay.gan.generator import FrozenGenerator, Generator
-from itgan_replay.gan.pretrain import PRESETS, GANTrainer, PretrainConfig, TrainingDivergedError, init_normal_
+from itgan_replay.gan.pretrain import (PRESETS, GANTrainer, NoNativeBF16Error, PretrainConfig, TrainingDivergedError,
+                                      init_normal_)
 from itgan_replay.gan.quality import cas_over_seeds
 from itgan_replay.memory.files import atomic_write_bytes
 
@@ -128,7 +129,10 @@ def pretrain(job: PretrainRun) -> dict:
     except ValueError as err:
         raise UsageError(str(err)) from err
     print(f"training on {len(train)} images, {len(train.class_names)} classes; config {asdict(config)}")
-    trainer.train(progress=job.progress)
+    try:
+        trainer.train(progress=job.progress)
+    except NoNativeBF16Error as err:
+        raise UsageError(str(err)) from err
 
     eval_sets = {"test": (test.normalize(test.images), test.labels)}
     if validation is not None:

@@ -290,15 +290,23 @@ def test_build_pool_and_trained_net_leave_the_global_rng_alone():
     assert all(torch.equal(again.state_dict()[k], v) for k, v in pool[1].items())
 
 
-def test_mixed_precision_step_runs_under_bfloat16_autocast_and_keeps_float32_weights(tmp_path, monkeypatch):
+def test_mixed_precision_step_runs_under_bfloat16_autocast_keeps_float32_weights_and_a_finished_run_ends_anywhere(tmp_path, monkeypatch):
     from itgan_replay.gan import pretrain
     images, labels = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 4
     config = PretrainConfig(ch=2, d_ch=2, batch_size=8, d_steps=1, iterations=1, amp=True)
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
-    with pytest.raises(pretrain.NoNativeBF16Error, match="Start a new run with --amp 0"):  # it would crawl
-        GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
+    with pytest.raises(pretrain.NoNativeBF16Error, match=r"Start a new run with --amp 0.*\(--iterations 0\)"):
+        GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path).train(progress=False)
+    assert not (tmp_path / "checkpoint.pt").exists()  # it stopped before anything, rather than crawl
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)  # emulated here if need be: one tiny step
-    trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
+    GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path).train(progress=False)
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
+    finished = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path)
+    finished.load_checkpoint()
+    finished.train(progress=False)  # nothing left to train: it ends without bfloat16
+    assert finished.iteration == 1
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)
+    trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path / "fresh")
     dtypes = []
     forward = trainer.D.features
     monkeypatch.setattr(trainer.D, "features", lambda x: dtypes.append(forward(x).dtype) or forward(x))

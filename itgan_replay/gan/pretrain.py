@@ -234,11 +234,6 @@ class GANTrainer:
         n_classes = len(class_names)
         torch.manual_seed(config.seed)
         self.device = torch.device(device)
-        if config.amp and emulates_bf16(self.device):
-            raise NoNativeBF16Error(
-                "--amp 1 (bfloat16 autocast) needs a CPU with native bfloat16 (AVX-512 BF16 or AMX); this one has none, "
-                "and emulated bfloat16 runs 22-38x slower than float32. Start a new run with --amp 0 (another --workdir), "
-                "or resume this one on a CPU with native bfloat16")
         size = images.shape[-1]
         self.G = init_normal_(Generator(GeneratorConfig(n_classes=n_classes, ch=config.ch, z_dim=config.z_dim,
                                                         img_size=size))).to(self.device)
@@ -409,8 +404,18 @@ class GANTrainer:
         When D gives every real image the same score at two log points in a row (it is dead:
         G gets no gradient), the run rolls back to the last checkpoint with ``lr_d`` halved,
         at most ``max_rollbacks`` times; then it raises :class:`TrainingDivergedError`.
-        Checkpoints are written only while D is alive, so the last one is always good."""
+        Checkpoints are written only while D is alive, so the last one is always good.
+
+        Raises:
+            NoNativeBF16Error: iterations are left to train with ``amp`` on a CPU without native bfloat16 (a run with
+                none left, e.g. resumed with ``iterations`` at its checkpoint's, finishes on any CPU).
+        """
         cfg = self.config
+        if self.iteration < cfg.iterations and cfg.amp and emulates_bf16(self.device):
+            raise NoNativeBF16Error(
+                "--amp 1 (bfloat16 autocast) needs a CPU with native bfloat16 (AVX-512 BF16 or AMX); this one has none, "
+                "and emulated bfloat16 runs 22-38x slower than float32. Start a new run with --amp 0 (another --workdir), "
+                f"resume this one on a CPU with native bfloat16, or end it at its checkpoint (--iterations {self.iteration})")
         bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress, desc="pretrain", unit="it")
         if not self.checkpoint_path.exists():
             self.save_checkpoint()  # a collapse before the first interval rolls back to the start
