@@ -295,7 +295,7 @@ def test_mixed_precision_step_runs_under_bfloat16_autocast_keeps_float32_weights
     images, labels = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 4
     config = PretrainConfig(ch=2, d_ch=2, batch_size=8, d_steps=1, iterations=1, amp=True)
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
-    with pytest.raises(pretrain.NoNativeBF16Error, match=r"Start a new run with --amp 0.*\(--iterations 0\)"):
+    with pytest.raises(pretrain.NoNativeBF16Error, match=r"Start a new run with --amp 0.*native bfloat16$"):
         GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path).train(progress=False)
     assert not (tmp_path / "checkpoint.pt").exists()  # it stopped before anything, rather than crawl
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)  # emulated here if need be: one tiny step
@@ -305,6 +305,10 @@ def test_mixed_precision_step_runs_under_bfloat16_autocast_keeps_float32_weights
     finished.load_checkpoint()
     finished.train(progress=False)  # nothing left to train: it ends without bfloat16
     assert finished.iteration == 1
+    longer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, replace(config, iterations=2), tmp_path)
+    longer.load_checkpoint()
+    with pytest.raises(pretrain.NoNativeBF16Error, match=r"or end it at its checkpoint \(--iterations 1\)"):
+        longer.train(progress=False)
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)
     trainer = GANTrainer(images, labels, list("abcd"), (0.5,) * 3, (0.5,) * 3, config, tmp_path / "fresh")
     dtypes = []

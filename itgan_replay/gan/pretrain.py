@@ -412,10 +412,11 @@ class GANTrainer:
         """
         cfg = self.config
         if self.iteration < cfg.iterations and cfg.amp and emulates_bf16(self.device):
+            end = f", or end it at its checkpoint (--iterations {self.iteration})" if self.iteration else ""
             raise NoNativeBF16Error(
                 "--amp 1 (bfloat16 autocast) needs a CPU with native bfloat16 (AVX-512 BF16 or AMX); this one has none, "
-                "and emulated bfloat16 runs 22-38x slower than float32. Start a new run with --amp 0 (another --workdir), "
-                f"resume this one on a CPU with native bfloat16, or end it at its checkpoint (--iterations {self.iteration})")
+                "and emulated bfloat16 runs 22-38x slower than float32. Start a new run with --amp 0 (another --workdir) "
+                f"or resume this one on a CPU with native bfloat16{end}")
         bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress, desc="pretrain", unit="it")
         if not self.checkpoint_path.exists():
             self.save_checkpoint()  # a collapse before the first interval rolls back to the start
