@@ -329,7 +329,7 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
     out = tmp_path / "g.pt"
     common = ["--dataset", f"imagefolder:{data}", "--out", str(out), "--ch", "2", "--d-ch", "2", "--batch-size", "4",
-              "--iterations", "2", "--checkpoint-every", "2", "--standing-batches", "1", "--cas-per-class", "4",
+              "--iterations", "2", "--checkpoint-every", "2", "--log-every", "1", "--standing-batches", "1", "--cas-per-class", "4",
               "--cas-epochs", "1", "--no-progress"]
     assert pretrain_main(common + ["--validation-per-class", "2", "--cas-seeds", "3"]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
@@ -341,7 +341,11 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
             assert len(score["per_seed"]) == 3 and score["mean"] == pytest.approx(sum(score["per_seed"]) / 3)
             assert score["std"] == pytest.approx(statistics.stdev(score["per_seed"]))
     assert report["cas_validation"] == report["cas_scores"]["trained"]["validation"]["mean"]
-    assert report["code"] == code_version()
+    assert report["code"] == code_version() and report["images_per_s"] > 0
+    # ended again at its checkpoint (nothing left to train): no speed to report, written as null (NaN is not JSON)
+    assert pretrain_main(common + ["--validation-per-class", "2", "--cas-seeds", "3"]) == 0
+    ended = json.loads(out.with_suffix(".json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the report"))
+    assert ended["images_per_s"] is None and ended["iterations"] == 2
     # resuming with another hold-out would train on other photos: refused
     assert pretrain_main(common + ["--validation-per-class", "1"]) == 2
     assert "was trained on 8 images, this run has 10" in capsys.readouterr().err

@@ -252,7 +252,7 @@ class GANTrainer:
         self.iteration = 0
         self.rollbacks = 0
         self.train_seconds = 0.0
-        self.images_per_s = float("nan")
+        self.images_per_s: float | None = None  # of the stretch this process trained; None before its first log
         self.fixed_z = torch.randn(8 * n_classes, config.z_dim, generator=torch.Generator().manual_seed(config.seed + 1))
         self.fixed_y = torch.arange(n_classes).repeat_interleave(8)
 
