@@ -149,7 +149,8 @@ def pretrain(job: PretrainRun) -> dict:
             trainer.writer.add_scalar(f"quality/cas_{split}_{name}", score["mean"], trainer.iteration)
     report = {"dataset": job.dataset, "image_size": train.image_size, "preset": job.preset, "config": asdict(config),
               "iterations": trainer.iteration,
-              "train_seconds": round(trainer.train_seconds, 1), "images_per_s": None if trainer.images_per_s is None else round(trainer.images_per_s, 1),
+              "train_seconds": round(trainer.train_seconds, 1),
+              "images_per_s": None if trainer.images_per_s is None else round(trainer.images_per_s, 1),
               "rollbacks": trainer.rollbacks, "torch_threads": torch.get_num_threads(), "device": job.device,
               "generator_params": sum(t.numel() for t in generator.net.parameters()), "generator_bytes": generator.param_bytes,
               "cas": scores["trained"]["test"]["mean"], "cas_random_init": scores["random_init"]["test"]["mean"],

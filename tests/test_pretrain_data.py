@@ -329,8 +329,8 @@ def test_pretraining_holds_out_validation_photos_and_scores_cas_on_them(tmp_path
     data = write_image_folder(tmp_path / "photos", ["a", "b"], n_train=6, n_test=3)
     out = tmp_path / "g.pt"
     common = ["--dataset", f"imagefolder:{data}", "--out", str(out), "--ch", "2", "--d-ch", "2", "--batch-size", "4",
-              "--iterations", "2", "--checkpoint-every", "2", "--log-every", "1", "--standing-batches", "1", "--cas-per-class", "4",
-              "--cas-epochs", "1", "--no-progress"]
+              "--iterations", "2", "--checkpoint-every", "2", "--log-every", "1", "--standing-batches", "1",
+              "--cas-per-class", "4", "--cas-epochs", "1", "--no-progress"]
     assert pretrain_main(common + ["--validation-per-class", "2", "--cas-seeds", "3"]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["n_train"] == 2 * 4 and report["validation_per_class"] == 2 and report["cas_seeds"] == 3
